@@ -1,0 +1,34 @@
+// What every darkroom-cli subcommand receives, and the entry points of each command group.
+#pragma once
+
+#include <any>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "args.h"
+#include "darkroom/jobs.h"
+#include "darkroom/workspace.h"
+
+namespace darkroom::cli {
+
+struct Context {
+  std::filesystem::path workspace;  // --workspace, or the default
+  Workspace openWorkspace() const { return Workspace::open(workspace); }
+};
+
+// Runs `work` as a job with a progress bar on stderr; Ctrl-C cancels it. Returns its result or
+// throws (JobCancelled when cancelled).
+std::any runWithProgress(const std::string& title, JobFunction work);
+
+int workspaceCommand(const Context& ctx, Args& args);
+int runsCommand(const Context& ctx, Args& args);
+int demoCommand(const Context& ctx, Args& args);
+int infoCommand(const Context& ctx, Args& args);
+
+// Prints rows as an aligned text table.
+void printTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows);
+std::string formatTime(double unix_seconds);
+
+}  // namespace darkroom::cli

@@ -1,0 +1,54 @@
+// darkroom-cli: the engine without a window. Exit codes: 0 ok, 1 failure (message on stderr),
+// 2 bad usage, 130 cancelled with Ctrl-C.
+#include <cstdio>
+#include <cstring>
+
+#include "command.h"
+
+using namespace darkroom;
+using namespace darkroom::cli;
+
+static const char* kHelp = R"(usage: darkroom-cli [--workspace DIR] COMMAND [ARGS] [--help]
+
+Darkroom: see, launch and measure sparse fine-tuning, flash placement and NPU quantization.
+
+commands:
+  workspace init|info   create a workspace, or describe one
+  runs list|show|export experiments' runs, their params and metrics (JSON, CSV)
+  demo                  fill the workspace with the built-in demo runs
+  info                  the compute runtime: LibTorch, CUDA
+
+options:
+  --workspace DIR       the workspace folder (default: $DARKROOM_WORKSPACE, else
+                        $XDG_DATA_HOME/darkroom/default)
+  --json                (table commands) machine-readable output with stable field names
+  --help                help for darkroom-cli or for one command
+)";
+
+int main(int argc, char** argv) {
+  Args args(std::vector<std::string>(argv + 1, argv + argc));
+  try {
+    Context ctx;
+    ctx.workspace = args.option("--workspace").value_or(Workspace::defaultPath().string());
+    auto command = args.next();
+    if (!command) {
+      if (args.flag("--help")) return std::printf("%s", kHelp), 0;
+      throw UsageError("missing command");
+    }
+    if (*command == "help") return std::printf("%s", kHelp), 0;
+    if (*command == "workspace") return workspaceCommand(ctx, args);
+    if (*command == "runs") return runsCommand(ctx, args);
+    if (*command == "demo") return demoCommand(ctx, args);
+    if (*command == "info") return infoCommand(ctx, args);
+    throw UsageError("unknown command '" + *command + "'");
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "darkroom-cli: %s\nRun `darkroom-cli --help` for usage.\n", e.what());
+    return 2;
+  } catch (const JobCancelled&) {
+    std::fprintf(stderr, "darkroom-cli: cancelled\n");
+    return 130;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "darkroom-cli: %s\n", e.what());
+    return 1;
+  }
+}

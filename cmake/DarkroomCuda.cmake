@@ -1,0 +1,21 @@
+# DARKROOM_CUDA=AUTO turns CUDA on when nvcc is found (on PATH, CUDACXX, or the standard
+# /usr/local/cuda). Debian's LibTorch is CPU-only; the CUDA kernels do not need a CUDA LibTorch.
+set(DARKROOM_CUDA_ENABLED OFF)
+if(NOT DARKROOM_CUDA STREQUAL "OFF")
+  if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX} AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    # A100 and H100 by default (CUDA 13 dropped the old architectures CMake would pick).
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES "80;90")
+    endif()
+    enable_language(CUDA)
+    find_package(CUDAToolkit REQUIRED)
+    set(DARKROOM_CUDA_ENABLED ON)
+  elseif(DARKROOM_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "DARKROOM_CUDA=ON but no working nvcc was found; set CUDACXX or use AUTO")
+  endif()
+endif()
