@@ -63,11 +63,13 @@ Store Store::open(const std::filesystem::path& db_file) {
     throw StoreError(db_file.string() + ": is a folder; expected the workspace's darkroom.db");
   auto impl = std::make_unique<Impl>(db_file);
   // journal_mode is the first statement that reads the file: a non-database fails here.
-  sqlite::Stmt wal(impl->db, "PRAGMA journal_mode=WAL");
-  wal.step();
-  if (wal.text(0) != "wal")
-    throw StoreError(db_file.string() + ": cannot switch to WAL mode (got '" + wal.text(0) +
-                     "'); is the workspace on a file system without shared memory support?");
+  {
+    sqlite::Stmt wal(impl->db, "PRAGMA journal_mode=WAL");
+    wal.step();
+    if (wal.text(0) != "wal")
+      throw StoreError(db_file.string() + ": cannot switch to WAL mode (got '" + wal.text(0) +
+                       "'); is the workspace on a file system without shared memory support?");
+  }
   impl->db.exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL");
   store::migrate(impl->db, store::latestVersion());
   Store store(std::move(impl));
