@@ -87,6 +87,10 @@ class ImGuiWidget : public QOpenGLWidget {
   QElapsedTimer frameClock_;
   quint64 frameCount_ = 0;
   double lastFrameMs_ = 0;
+  // ImGui's wishes as of the last frame: whether key events are its, and whether a text field
+  // is being edited (then Tab stays in the widget).
+  bool wantsKeyboard_ = false;
+  bool wantsTextInput_ = false;
   int shownCursor_ = 0;  // an ImGuiMouseCursor; 0 is Arrow, Qt's default too
   QByteArray clipboardUtf8_;  // keeps the text handed to ImGui alive until the next request
 };

@@ -1,0 +1,224 @@
+#include "main_window.h"
+
+#include <QAction>
+#include <QActionGroup>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QSettings>
+#include <QStatusBar>
+#include <fstream>
+
+#include "darkroom/demo.h"
+#include "darkroom/run_export.h"
+#include "darkroom/workspace.h"
+#include "imgui/engine_panel.h"
+#include "jobs/job_bridge.h"
+#include "log/log_panel.h"
+#include "planned/planned_panel.h"
+#include "runs/runs_panel.h"
+
+namespace darkroom::views {
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+  setWindowTitle(tr("Darkroom"));
+  setWindowIcon(QIcon(":/icons/darkroom.svg"));
+  setDockOptions(AnimatedDocks | AllowTabbedDocks | AllowNestedDocks);
+  jobs_ = new JobBridge(2, this);
+  runs_ = new RunsPanel;
+  setCentralWidget(runs_);
+  log_ = new LogPanel;
+  connect(jobs_, &JobBridge::jobEvent, log_, &LogPanel::onJobEvent);
+  connect(log_, &LogPanel::cancelRequested, jobs_, &JobBridge::cancel);
+
+  workspace_label_ = new QLabel(tr("no workspace"));
+  jobs_label_ = new QLabel;
+  statusBar()->addWidget(workspace_label_, 1);
+  statusBar()->addPermanentWidget(jobs_label_);
+  connect(jobs_, &JobBridge::jobEvent, this, [this](const JobEvent& e) {
+    auto n = jobs_->active().size();
+    jobs_label_->setText(n ? tr("%n job(s) running", nullptr, int(n)) : QString());
+    // Finished work may have written runs: show them now rather than at the next poll.
+    if (isFinal(e.state)) runs_->refresh();
+  });
+
+  buildDocks();
+  buildMenus();
+  default_state_ = saveState();
+  resize(1400, 860);
+  restoreLayout();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::buildDocks() {
+  auto addDock = [this](QWidget* widget, const QString& title, const QString& name,
+                        Qt::DockWidgetArea area) {
+    auto* dock = new QDockWidget(title, this);
+    dock->setObjectName(name);  // saveState() needs stable names
+    dock->setWidget(widget);
+    addDockWidget(area, dock);
+    return dock;
+  };
+  addDock(log_, tr("Log"), "dock.log", Qt::BottomDockWidgetArea);
+
+  engine_ = new EnginePanel;
+  engine_->setJobSource([this] { return jobs_->active(); },
+                        [this](std::uint64_t id) { jobs_->cancel(id); });
+  auto* engine_dock = addDock(engine_, tr("Engine"), "dock.engine", Qt::RightDockWidgetArea);
+  for (const auto& spec : plannedPanels()) {
+    auto* dock = addDock(new PlannedPanel(spec), spec.title,
+                         "dock.planned." + spec.title.toLower(), Qt::RightDockWidgetArea);
+    tabifyDockWidget(engine_dock, dock);
+  }
+  engine_dock->raise();
+  resizeDocks({engine_dock}, {360}, Qt::Horizontal);
+}
+
+void MainWindow::buildMenus() {
+  auto* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(tr("&New Workspace…"), QKeySequence::New, this, [this] { chooseWorkspace(true); });
+  file->addAction(tr("&Open Workspace…"), QKeySequence::Open, this,
+                  [this] { chooseWorkspace(false); });
+  file->addAction(tr("&Export Selected Runs…"), this, &MainWindow::exportSelectedRuns);
+  file->addSeparator();
+  file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+  auto* run = menuBar()->addMenu(tr("&Run"));
+  run->addAction(tr("Create &Demo Runs"), this, [this] { createDemoRuns(false); });
+  run->addAction(tr("Re-create Demo Runs"), this, [this] { createDemoRuns(true); });
+  run->addAction(tr("&Refresh"), QKeySequence::Refresh, runs_, &RunsPanel::refresh);
+
+  auto* view = menuBar()->addMenu(tr("&View"));
+  for (auto* dock : findChildren<QDockWidget*>()) view->addAction(dock->toggleViewAction());
+  view->addSeparator();
+  auto* themes = new QActionGroup(this);
+  for (Theme t : {Theme::Dark, Theme::Light}) {
+    auto* action = view->addAction(t == Theme::Dark ? tr("&Dark Theme") : tr("&Light Theme"));
+    action->setCheckable(true);
+    action->setData(themeName(t));
+    themes->addAction(action);
+    connect(action, &QAction::triggered, this, [this, t] { setTheme(t); });
+  }
+  view->addSeparator();
+  view->addAction(tr("&Reset Layout"), this, [this] { restoreState(default_state_); });
+
+  auto* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("&About Darkroom"), this, [this] {
+    QMessageBox::about(this, tr("About Darkroom"),
+                       tr("<b>Darkroom</b><p>A research workbench for making language models "
+                          "cheaper to fine-tune and to run on phones: see activation sparsity, "
+                          "launch sparse fine-tuning, place neurons in flash, quantize for NPUs "
+                          "and profile on devices.</p><p>Everything here is also available "
+                          "headless through <code>darkroom-cli</code>.</p>"));
+  });
+}
+
+bool MainWindow::openWorkspace(const QString& path, bool create, QString* error) {
+  try {
+    auto root = std::filesystem::path(path.toStdString());
+    auto ws = std::make_unique<Workspace>(create ? Workspace::create(root) : Workspace::open(root));
+    runs_->setStore(nullptr);
+    workspace_ = std::move(ws);
+    runs_->setStore(&workspace_->store());
+    workspace_label_->setText(tr("Workspace: %1").arg(QString::fromStdString(workspace_->root().string())));
+    setWindowTitle(tr("Darkroom — %1").arg(QString::fromStdString(workspace_->root().filename().string())));
+    QSettings().setValue("workspace/last", QString::fromStdString(workspace_->root().string()));
+    log_->append(LogPanel::Level::Info, tr("opened workspace %1").arg(QString::fromStdString(workspace_->root().string())));
+    return true;
+  } catch (const std::exception& e) {
+    QString reason = QString::fromUtf8(e.what());
+    log_->append(LogPanel::Level::Error, reason);
+    if (error) *error = reason;
+    return false;
+  }
+}
+
+QString MainWindow::workspacePath() const {
+  return workspace_ ? QString::fromStdString(workspace_->root().string()) : QString();
+}
+
+void MainWindow::chooseWorkspace(bool create) {
+  QString dir = create ? QFileDialog::getSaveFileName(this, tr("New Workspace Folder"))
+                       : QFileDialog::getExistingDirectory(this, tr("Open Workspace Folder"));
+  if (dir.isEmpty()) return;
+  QString error;
+  if (!openWorkspace(dir, create, &error))
+    QMessageBox::critical(this, create ? tr("Cannot create workspace") : tr("Cannot open workspace"),
+                          error);
+}
+
+std::uint64_t MainWindow::createDemoRuns(bool force) {
+  if (!workspace_) {
+    log_->append(LogPanel::Level::Warning, tr("open a workspace first (File ▸ Open Workspace)"));
+    return 0;
+  }
+  auto root = workspace_->root();
+  // The job opens its own connection: the window keeps reading while the job writes.
+  return jobs_->submit("demo", tr("Demo runs"), [root, force](JobContext& ctx) -> std::any {
+    auto ws = Workspace::open(root);
+    DemoOptions options;
+    options.force = force;
+    return createDemo(ws, ctx, options);
+  });
+}
+
+void MainWindow::exportSelectedRuns() {
+  auto ids = runs_->selectedRuns();
+  if (!workspace_ || ids.empty()) {
+    QMessageBox::information(this, tr("Export Runs"), tr("Select one or more runs first."));
+    return;
+  }
+  QString selected_filter;
+  QString file = QFileDialog::getSaveFileName(this, tr("Export Runs"), "runs.json",
+                                              tr("JSON (*.json);;CSV (*.csv)"), &selected_filter);
+  if (file.isEmpty()) return;
+  auto format = file.endsWith(".csv", Qt::CaseInsensitive) ? ExportFormat::Csv : ExportFormat::Json;
+  try {
+    std::string tmp = file.toStdString() + ".partial";
+    {
+      std::ofstream out(tmp);
+      exportRuns(workspace_->store(), ids, format, out);
+      if (!out.flush()) throw std::runtime_error(tmp + ": write failed");
+    }
+    std::filesystem::rename(tmp, file.toStdString());
+    log_->append(LogPanel::Level::Info, tr("exported %n run(s) to %1", nullptr, int(ids.size())).arg(file));
+  } catch (const std::exception& e) {
+    QMessageBox::critical(this, tr("Export failed"), QString::fromUtf8(e.what()));
+  }
+}
+
+void MainWindow::setTheme(Theme theme) {
+  theme_ = theme;
+  applyTheme(*qApp, theme);
+  runs_->applyTheme();
+  engine_->setDarkStyle(theme == Theme::Dark);
+  for (auto* action : findChildren<QAction*>())
+    if (action->isCheckable() && action->data().toString().size())
+      action->setChecked(action->data().toString() == themeName(theme));
+  QSettings().setValue("ui/theme", themeName(theme));
+}
+
+void MainWindow::saveLayout() {
+  QSettings settings;
+  settings.setValue("layout/geometry", saveGeometry());
+  settings.setValue("layout/state", saveState());
+}
+
+void MainWindow::restoreLayout() {
+  QSettings settings;
+  restoreGeometry(settings.value("layout/geometry").toByteArray());
+  restoreState(settings.value("layout/state").toByteArray());
+  setTheme(themeFromName(settings.value("ui/theme", "dark").toString()));
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  saveLayout();
+  event->accept();
+}
+
+}  // namespace darkroom::views

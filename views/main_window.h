@@ -1,0 +1,67 @@
+// Darkroom's main window: the Runs panel in the middle, dockable Log, Engine (Dear ImGui) and the
+// panels later parts of Darkroom fill; File menu for workspaces, themes, a saved layout.
+#pragma once
+
+#include <QMainWindow>
+#include <memory>
+
+#include "theme/theme.h"
+
+class QLabel;
+
+namespace darkroom {
+class Workspace;
+}
+
+namespace darkroom::views {
+
+class EnginePanel;
+class JobBridge;
+class LogPanel;
+class RunsPanel;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+
+ public:
+  explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  // Opens an existing workspace (create=false) or creates one; on failure keeps the current
+  // workspace and returns the reason in *error.
+  bool openWorkspace(const QString& path, bool create, QString* error = nullptr);
+  QString workspacePath() const;
+
+  // Trains the built-in demo runs into the current workspace as a background job.
+  std::uint64_t createDemoRuns(bool force = false);
+  void setTheme(Theme theme);
+  Theme theme() const { return theme_; }
+
+  RunsPanel* runsPanel() const { return runs_; }
+  LogPanel* logPanel() const { return log_; }
+  EnginePanel* enginePanel() const { return engine_; }
+  JobBridge* jobs() const { return jobs_; }
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+
+ private:
+  void buildDocks();
+  void buildMenus();
+  void chooseWorkspace(bool create);
+  void exportSelectedRuns();
+  void saveLayout();
+  void restoreLayout();
+
+  std::unique_ptr<Workspace> workspace_;
+  JobBridge* jobs_;
+  RunsPanel* runs_;
+  LogPanel* log_;
+  EnginePanel* engine_ = nullptr;
+  QLabel* workspace_label_;
+  QLabel* jobs_label_;
+  QByteArray default_state_;
+  Theme theme_ = Theme::Dark;
+};
+
+}  // namespace darkroom::views

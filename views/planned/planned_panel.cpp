@@ -1,0 +1,70 @@
+#include "planned/planned_panel.h"
+
+#include <QLabel>
+#include <QVBoxLayout>
+
+namespace darkroom::views {
+
+PlannedPanel::PlannedPanel(const PlannedPanelSpec& spec, QWidget* parent)
+    : QWidget(parent), spec_(spec) {
+  auto* title = new QLabel(spec.title + " — " + tr("not available yet"));
+  title->setObjectName("plannedTitle");
+  auto* summary = new QLabel(spec.summary);
+  summary->setWordWrap(true);
+  QString items = "<ul>";
+  for (const auto& line : spec.will_show) items += "<li>" + line.toHtmlEscaped() + "</li>";
+  items += "</ul>";
+  auto* list = new QLabel(tr("It will show:") + items);
+  list->setWordWrap(true);
+  list->setTextFormat(Qt::RichText);
+  auto* cli = new QLabel(tr("Command line: <code>%1</code> (coming with this panel)")
+                             .arg(spec.cli.toHtmlEscaped()));
+  cli->setObjectName("emptyState");
+  cli->setTextFormat(Qt::RichText);
+  cli->setWordWrap(true);
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(12, 12, 12, 12);
+  layout->addWidget(title);
+  layout->addWidget(summary);
+  layout->addWidget(list);
+  layout->addWidget(cli);
+  layout->addStretch();
+}
+
+std::vector<PlannedPanelSpec> plannedPanels() {
+  return {
+      {QObject::tr("Sparsity"),
+       QObject::tr("Load a checkpoint, record its activations on a calibration set and see where "
+                   "it is sparse."),
+       {QObject::tr("per-layer heatmaps of MLP and attention sparsity, per token and aggregated "
+                    "over the sequence (shadowy sparsity)"),
+        QObject::tr("Exposer block layouts per head and per 128-neuron block"),
+        QObject::tr("neuron activation frequencies")},
+       "darkroom-cli analyze"},
+      {QObject::tr("Fine-tune"),
+       QObject::tr("Launch dense and Long Exposure (sparse) PEFT runs and compare them live."),
+       {QObject::tr("a launcher for LoRA / Adapter / BitFit with thresholds and predictors"),
+        QObject::tr("live loss, step time, tokens/s and sparsity curves"),
+        QObject::tr("dense vs sparse overlay with the measured speed-up")},
+       "darkroom-cli finetune"},
+      {QObject::tr("Placement"),
+       QObject::tr("Place FFN neurons in flash by co-activation (Neuralink) and replay real I/O."),
+       {QObject::tr("co-activation matrices in original and placement order"),
+        QObject::tr("reads, bytes and latency per token for each placement and cache policy")},
+       "darkroom-cli coact / place / iobench"},
+      {QObject::tr("Quantize"),
+       QObject::tr("Tile-aligned 4-bit quantization for mobile NPUs and test-time scaling."),
+       {QObject::tr("per-matrix and per-tile quantization error"),
+        QObject::tr("LUT kernel throughput against batch size"),
+        QObject::tr("the accuracy-vs-cost frontier of Best-of-N and beam search")},
+       "darkroom-cli quantize / kbench / tts"},
+      {QObject::tr("Devices"),
+       QObject::tr("Connected Android phones (and the simulated phone) over ADB."),
+       {QObject::tr("devices as they are plugged and unplugged"),
+        QObject::tr("push of the agent, layouts and models with progress"),
+        QObject::tr("live flash and kernel benchmarks, stored as device profiles")},
+       "darkroom-cli devices / profile"},
+  };
+}
+
+}  // namespace darkroom::views
