@@ -64,19 +64,21 @@ void MainWindow::buildDocks() {
     addDockWidget(area, dock);
     return dock;
   };
-  addDock(log_, tr("Log"), "dock.log", Qt::BottomDockWidgetArea);
+  auto* log_dock = addDock(log_, tr("Log"), "dock.log", Qt::BottomDockWidgetArea);
 
   engine_ = new EnginePanel;
   engine_->setJobSource([this] { return jobs_->active(); },
                         [this](std::uint64_t id) { jobs_->cancel(id); });
   auto* engine_dock = addDock(engine_, tr("Engine"), "dock.engine", Qt::RightDockWidgetArea);
+  // The panels still to come share the wide bottom area with the log, so their tabs stay legible.
   for (const auto& spec : plannedPanels()) {
     auto* dock = addDock(new PlannedPanel(spec), spec.title,
-                         "dock.planned." + spec.title.toLower(), Qt::RightDockWidgetArea);
-    tabifyDockWidget(engine_dock, dock);
+                         "dock.planned." + spec.title.toLower(), Qt::BottomDockWidgetArea);
+    tabifyDockWidget(log_dock, dock);
   }
-  engine_dock->raise();
-  resizeDocks({engine_dock}, {360}, Qt::Horizontal);
+  log_dock->raise();
+  resizeDocks({engine_dock}, {330}, Qt::Horizontal);
+  resizeDocks({log_dock}, {220}, Qt::Vertical);
 }
 
 void MainWindow::buildMenus() {

@@ -162,6 +162,7 @@ class ViewsTest : public QObject {
 
     window.setTheme(Theme::Light);
     QVERIFY(qApp->palette().color(QPalette::Window).lightness() > 128);
+    QTest::qWait(50);  // palette-change events repaint the widgets
     saveScreenshot(&window, "main_window_light");
     window.setTheme(Theme::Dark);
     QVERIFY(qApp->palette().color(QPalette::Window).lightness() < 128);

@@ -11,6 +11,7 @@
 #include <QMouseEvent>
 #include <QOpenGLContext>
 #include <QOpenGLFunctions>
+#include <QString>
 #include <QStyleHints>
 #include <QSurfaceFormat>
 #include <QWheelEvent>
@@ -84,6 +85,12 @@ class ImGuiWidget::ContextScope {
  private:
   ImGuiContext* previous_;
 };
+
+bool ImGuiWidget::platformSupported() {
+  const QString platform = QGuiApplication::platformName();
+  return platform != QLatin1String("offscreen") && platform != QLatin1String("minimal") &&
+         platform != QLatin1String("linuxfb") && platform != QLatin1String("vnc");
+}
 
 ImGuiWidget::ImGuiWidget(QWidget* parent) : QOpenGLWidget(parent) {
   setMouseTracking(true);  // hover highlights need moves without a button held
@@ -293,6 +300,26 @@ void ImGuiWidget::leaveEvent(QEvent* event) {
   enqueue({InputStep::Kind::MousePos, QPointF(-FLT_MAX, -FLT_MAX), 0, false,
            QGuiApplication::keyboardModifiers()});
   QOpenGLWidget::leaveEvent(event);
+}
+
+bool ImGuiWidget::event(QEvent* event) {
+  // While an ImGui text field is being edited, plain keys and the editing shortcuts (select
+  // all, copy, paste, cut, undo, redo) are its, not the window's actions — as in QLineEdit.
+  if (event->type() == QEvent::ShortcutOverride && wantsTextInput_) {
+    const auto* key = static_cast<QKeyEvent*>(event);
+    const Qt::KeyboardModifiers chord =
+        key->modifiers() & (Qt::ControlModifier | Qt::AltModifier | Qt::MetaModifier);
+    const bool plain = chord == Qt::NoModifier;
+    const bool editing = chord == Qt::ControlModifier &&
+                         (key->key() == Qt::Key_A || key->key() == Qt::Key_C ||
+                          key->key() == Qt::Key_V || key->key() == Qt::Key_X ||
+                          key->key() == Qt::Key_Y || key->key() == Qt::Key_Z);
+    if (plain || editing) {
+      event->accept();
+      return true;
+    }
+  }
+  return QOpenGLWidget::event(event);
 }
 
 void ImGuiWidget::keyPressEvent(QKeyEvent* event) {

@@ -23,6 +23,11 @@ class ImGuiWidget : public QOpenGLWidget {
   explicit ImGuiWidget(QWidget* parent = nullptr);
   ~ImGuiWidget() override;
 
+  // False on Qt's raster-only platform plugins (offscreen, minimal, linuxfb, vnc): Qt 6.4 cannot
+  // composite any QOpenGLWidget there and crashes once one is shown, so put a placeholder in
+  // the window instead. Needs the QGuiApplication to exist.
+  static bool platformSupported();
+
   // Colour behind the ImGui windows (shows where no window covers the widget).
   void setBackground(const QColor& color);
   QColor background() const { return background_; }
@@ -38,6 +43,7 @@ class ImGuiWidget : public QOpenGLWidget {
   // ImGui context current: submit the windows and widgets here.
   virtual void drawUi() = 0;
 
+  bool event(QEvent* event) override;
   void initializeGL() override;
   void paintGL() override;
 

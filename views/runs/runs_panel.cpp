@@ -1,5 +1,6 @@
 #include "runs/runs_panel.h"
 
+#include <QAction>
 #include <QCheckBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -31,8 +32,19 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent) {
   tree_->setUniformRowHeights(true);
   tree_->setAlternatingRowColors(true);
   tree_->header()->setStretchLastSection(false);
+  tree_->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
   tree_->header()->setSectionResizeMode(RunTreeModel::Name, QHeaderView::Stretch);
   tree_->setToolTip(tr("Ctrl- or Shift-click to overlay several runs"));
+  // Kind and start time are one right-click on the header away; the rest fits the pane.
+  tree_->header()->setContextMenuPolicy(Qt::ActionsContextMenu);
+  for (int c = RunTreeModel::Status; c < RunTreeModel::ColumnCount; ++c) {
+    auto* action = new QAction(model_->headerData(c, Qt::Horizontal).toString(), tree_->header());
+    action->setCheckable(true);
+    action->setChecked(c == RunTreeModel::Status || c == RunTreeModel::Duration);
+    tree_->setColumnHidden(c, !action->isChecked());
+    connect(action, &QAction::toggled, this, [this, c](bool on) { tree_->setColumnHidden(c, !on); });
+    tree_->header()->addAction(action);
+  }
 
   params_ = new QTableWidget;
   params_->setEditTriggers(QAbstractItemView::NoEditTriggers);
@@ -93,12 +105,14 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent) {
   right->addWidget(metric_list_);
   right->addWidget(plot_box);
   right->setStretchFactor(1, 1);
+  right->setSizes({160, 800});
 
   auto* main = new QSplitter(Qt::Horizontal);
   main->addWidget(left);
   main->addWidget(right);
   main->setStretchFactor(0, 2);
   main->setStretchFactor(1, 5);
+  main->setSizes({340, 960});
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(4, 4, 4, 4);
   layout->addWidget(main);
@@ -305,6 +319,12 @@ void RunsPanel::replot() {
     plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
   plot_->yAxis->setLabel(checkedKeys().size() == 1 ? checkedKeys().front() : tr("value"));
   plot_->rescaleAxes();
+  // A little air above and below, so flat curves do not sit on the axes.
+  QCPRange y = plot_->yAxis->range();
+  if (log)
+    plot_->yAxis->setRange(y.lower / 1.5, y.upper * 1.5);
+  else
+    plot_->yAxis->setRange(y.lower - 0.05 * y.size() - 1e-12, y.upper + 0.05 * y.size() + 1e-12);
   plot_->replot();
 }
 
