@@ -66,10 +66,21 @@ void MainWindow::buildDocks() {
   };
   auto* log_dock = addDock(log_, tr("Log"), "dock.log", Qt::BottomDockWidgetArea);
 
-  engine_ = new EnginePanel;
-  engine_->setJobSource([this] { return jobs_->active(); },
-                        [this](std::uint64_t id) { jobs_->cancel(id); });
-  auto* engine_dock = addDock(engine_, tr("Engine"), "dock.engine", Qt::RightDockWidgetArea);
+  QWidget* engine_widget;
+  if (ImGuiWidget::platformSupported()) {
+    engine_ = new EnginePanel;
+    engine_->setJobSource([this] { return jobs_->active(); },
+                          [this](std::uint64_t id) { jobs_->cancel(id); });
+    engine_widget = engine_;
+  } else {
+    auto* label = new QLabel(tr("The Engine panel draws with OpenGL, which the '%1' platform "
+                                "does not offer. Run Darkroom on a desktop or under Xvfb.")
+                                 .arg(QGuiApplication::platformName()));
+    label->setWordWrap(true);
+    label->setObjectName("emptyState");
+    engine_widget = label;
+  }
+  auto* engine_dock = addDock(engine_widget, tr("Engine"), "dock.engine", Qt::RightDockWidgetArea);
   // The panels still to come share the wide bottom area with the log, so their tabs stay legible.
   for (const auto& spec : plannedPanels()) {
     auto* dock = addDock(new PlannedPanel(spec), spec.title,
@@ -198,7 +209,7 @@ void MainWindow::setTheme(Theme theme) {
   theme_ = theme;
   applyTheme(*qApp, theme);
   runs_->applyTheme();
-  engine_->setDarkStyle(theme == Theme::Dark);
+  if (engine_) engine_->setDarkStyle(theme == Theme::Dark);
   for (auto* action : findChildren<QAction*>())
     if (action->isCheckable() && action->data().toString().size())
       action->setChecked(action->data().toString() == themeName(theme));

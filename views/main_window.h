@@ -39,7 +39,7 @@ class MainWindow : public QMainWindow {
 
   RunsPanel* runsPanel() const { return runs_; }
   LogPanel* logPanel() const { return log_; }
-  EnginePanel* enginePanel() const { return engine_; }
+  EnginePanel* enginePanel() const { return engine_; }  // nullptr without OpenGL
   JobBridge* jobs() const { return jobs_; }
 
  protected:

@@ -60,16 +60,23 @@ struct JobQueue::Impl {
     if (listener) listener(e);
   }
 
-  // Under the lock: moves a job to its final state. Returns the event to emit after unlocking.
+  // Under the lock: moves a job to its final state. Returns the event for complete().
   JobEvent finish(const std::shared_ptr<Job>& job, JobState state, std::string message,
                   std::any result = {}) {
     job->event.state = state;
     job->event.message = std::move(message);
     job->event.result = std::move(result);
     live.erase(job->event.id);
-    finished[job->event.id] = state;
-    changed.notify_all();
     return job->event;
+  }
+
+  // Without the lock: tells the listener, then releases waiters, so whoever wait()s for a job
+  // can rely on the listener having seen its final event.
+  void complete(const JobEvent& e) {
+    emit(e);
+    std::lock_guard lock(mutex);
+    finished[e.id] = e.state;
+    changed.notify_all();
   }
 
   void run(const std::shared_ptr<Job>& job) {
@@ -112,7 +119,7 @@ struct JobQueue::Impl {
       if (state == JobState::Succeeded) job->event.fraction = 1.0;
       e = finish(job, state, message, std::move(result));
     }
-    emit(e);
+    complete(e);
   }
 
   void workerLoop() {
@@ -125,6 +132,7 @@ struct JobQueue::Impl {
         job = queued.front();
         queued.pop_front();
         job->event.state = JobState::Running;
+        job->event.message = "started";
       }
       emit(job->event);
       run(job);
@@ -147,7 +155,7 @@ JobQueue::~JobQueue() {
       dropped.push_back(impl_->finish(job, JobState::Cancelled, "queue shut down"));
     impl_->queued.clear();
   }
-  for (auto& e : dropped) impl_->emit(e);
+  for (auto& e : dropped) impl_->complete(e);
   impl_->wake.notify_all();
   for (auto& t : impl_->workers) t.join();
 }
@@ -186,10 +194,13 @@ std::uint64_t JobQueue::submit(const std::string& kind, const std::string& title
       }
     }
     impl_->live[job->event.id] = job;
-    impl_->queued.push_back(job);
-    events.push_back(job->event);
   }
-  for (auto& e : events) impl_->emit(e);
+  for (auto& e : events) impl_->complete(e);  // the superseded ones
+  impl_->emit(job->event);  // "queued" goes out before any worker can say "running"
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->queued.push_back(job);
+  }
   impl_->wake.notify_one();
   return job->event.id;
 }
@@ -207,7 +218,7 @@ void JobQueue::cancel(std::uint64_t id) {
     impl_->queued.erase(queued);
     e = impl_->finish(job, JobState::Cancelled, "cancelled before it started");
   }
-  impl_->emit(e);
+  impl_->complete(e);
 }
 
 void JobQueue::cancelAll() {

@@ -111,13 +111,17 @@ int currentVersion(sqlite::Db& db) {
 }
 
 void migrate(sqlite::Db& db, int target) {
-  int version = currentVersion(db);
-  if (version > latestVersion())
-    throw StoreError(db.file().string() + ": schema version " + std::to_string(version) +
-                     " was written by a newer Darkroom (this build knows up to " +
-                     std::to_string(latestVersion()) + "); upgrade Darkroom to open it");
-  for (int next = version + 1; next <= target; ++next) {
+  // The version is read inside each write transaction: two processes opening a new workspace at
+  // once must not both apply the same migration.
+  for (;;) {
     sqlite::Transaction tx(db);
+    int version = currentVersion(db);
+    if (version > latestVersion())
+      throw StoreError(db.file().string() + ": schema version " + std::to_string(version) +
+                       " was written by a newer Darkroom (this build knows up to " +
+                       std::to_string(latestVersion()) + "); upgrade Darkroom to open it");
+    if (version >= target) return;  // nothing written: the rollback is free
+    int next = version + 1;
     if (next == 1) db.exec("CREATE TABLE schema_version (version INTEGER NOT NULL)");
     db.exec(migrations()[static_cast<std::size_t>(next - 1)]);
     db.exec("DELETE FROM schema_version; INSERT INTO schema_version VALUES (" +

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 
 #include "darkroom/store.h"
 #include "store/migrations.h"
@@ -77,4 +79,24 @@ TEST(Migrations, ReopeningIsANoOp) {
   auto store = Store::open(dir / "darkroom.db");
   EXPECT_EQ(store.experiments().size(), 1u);
   EXPECT_EQ(store.schemaVersion(), Store::latestSchemaVersion());
+}
+
+TEST(Migrations, ConcurrentFirstOpensMigrateOnce) {
+  for (int round = 0; round < 5; ++round) {
+    test::TempDir dir;
+    std::vector<std::thread> openers;
+    std::atomic<int> failures{0};
+    for (int i = 0; i < 4; ++i)
+      openers.emplace_back([&] {
+        try {
+          Store::open(dir / "darkroom.db");
+        } catch (const std::exception& e) {
+          ADD_FAILURE() << e.what();
+          ++failures;
+        }
+      });
+    for (auto& t : openers) t.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(Store::open(dir / "darkroom.db").schemaVersion(), Store::latestSchemaVersion());
+  }
 }

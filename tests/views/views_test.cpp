@@ -6,7 +6,6 @@
 #include <QDir>
 #include <QDockWidget>
 #include <QListWidget>
-#include <QOpenGLContext>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
@@ -230,8 +229,8 @@ class ViewsTest : public QObject {
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     auto* engine = window.enginePanel();
-    if (!QOpenGLContext::supportsThreadedOpenGL() && QGuiApplication::platformName() == "offscreen")
-      QSKIP("no OpenGL on the offscreen platform here; run under Xvfb to check the ImGui panel");
+    if (!engine)
+      QSKIP("no OpenGL on this Qt platform; run under Xvfb (xvfb-run) to check the ImGui panel");
     QTRY_VERIFY_WITH_TIMEOUT(engine->frameCount() > 3, 5000);
     QVERIFY(engine->lastFrameMs() >= 0);
     int before = engine->clicksSeen();

@@ -26,11 +26,12 @@ namespace darkroom::views {
 namespace {
 
 constexpr int kRepaintIntervalMs = 33;  // ~30 Hz keeps live content moving without a busy loop
-constexpr int kMouseButtons = 5;        // ImGuiIO::MouseDown
-constexpr int kKeys = 512;              // ImGuiIO::KeysDown
+constexpr int kMouseButtons = IM_ARRAYSIZE(ImGuiIO::MouseDown);
+constexpr int kKeys = IM_ARRAYSIZE(ImGuiIO::KeysDown);
 
 // The back end compiles its shaders with this line on top, so it must name a GLSL dialect the
-// context accepts: core profiles (3.2 and up) reject 1.30, and ES wants its own dialect.
+// context accepts: core profiles (3.2 and up) need not take anything older than 1.50 (macOS
+// does not), and ES has dialects of its own.
 const char* glslVersion(const QSurfaceFormat& format) {
   const int version = format.majorVersion() * 10 + format.minorVersion();
   if (format.renderableType() == QSurfaceFormat::OpenGLES)
@@ -207,8 +208,16 @@ void ImGuiWidget::feedQueuedInput(ImGuiIO& io) {
   std::bitset<kKeys> keyFlipped;
   bool anyButtonFlipped = false;
   bool anyKeyFlipped = false;
+  bool anyActionFed = false;  // a button, key, character or wheel step
   // A step waits for the next frame when ImGui could not tell it apart from one already fed.
   auto mustWait = [&](const InputStep& step) {
+    // ImGui reads modifiers once per frame: a Ctrl released after Ctrl+A must not turn the A
+    // into a typed "a" by arriving in the same frame.
+    const bool modifiersChange = step.modifiers.testFlag(Qt::ControlModifier) != io.KeyCtrl ||
+                                 step.modifiers.testFlag(Qt::ShiftModifier) != io.KeyShift ||
+                                 step.modifiers.testFlag(Qt::AltModifier) != io.KeyAlt ||
+                                 step.modifiers.testFlag(Qt::MetaModifier) != io.KeySuper;
+    if (anyActionFed && modifiersChange) return true;
     switch (step.kind) {
       case InputStep::Kind::MousePos:  // a click must be seen where it happened
         return anyButtonFlipped;
@@ -256,6 +265,7 @@ void ImGuiWidget::feedQueuedInput(ImGuiIO& io) {
         io.AddInputCharacterUTF16(static_cast<ImWchar16>(step.index));
         break;
     }
+    anyActionFed = anyActionFed || step.kind != InputStep::Kind::MousePos;
     pendingInput_.pop_front();
   }
 }
@@ -290,6 +300,8 @@ void ImGuiWidget::mouseMoveEvent(QMouseEvent* event) {
 }
 
 void ImGuiWidget::wheelEvent(QWheelEvent* event) {
+  // ImGui scrolls whatever is under the pointer, and no move may have told it where that is.
+  enqueue({InputStep::Kind::MousePos, event->position(), 0, false, event->modifiers()});
   // Qt counts eighths of a degree, 120 to a notch; ImGui counts notches.
   const QPointF notches = QPointF(event->angleDelta()) / 120.0;
   enqueue({InputStep::Kind::Wheel, notches, 0, false, event->modifiers()});

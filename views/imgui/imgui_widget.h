@@ -65,7 +65,7 @@ class ImGuiWidget : public QOpenGLWidget {
   // ImGui 1.86 samples button and key state once per frame, so a press and release that both
   // arrive between two frames would never be seen. Input is therefore queued in arrival order
   // and fed to ImGui a frame at a time: a frame takes steps until one would flip a button or
-  // key that already flipped in that frame.
+  // key that already flipped in that frame, or change the modifiers under earlier keys.
   struct InputStep {
     enum class Kind { MousePos, MouseButton, Wheel, Key, Character };
     Kind kind;

@@ -1,0 +1,179 @@
+// darkroom-cli end to end: a real process on a real workspace, its exit codes, and its JSON.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "darkroom/store.h"
+#include "test_util.h"
+
+using namespace darkroom;
+using nlohmann::json;
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Runs darkroom-cli with these arguments (no shell: each one reaches argv as it is).
+Result cli(const std::vector<std::string>& args, const test::TempDir& tmp) {
+  auto out_file = tmp / "stdout.txt", err_file = tmp / "stderr.txt";
+  pid_t pid = fork();
+  if (pid == 0) {
+    freopen(out_file.c_str(), "w", stdout);
+    freopen(err_file.c_str(), "w", stderr);
+    std::vector<char*> argv{const_cast<char*>(DARKROOM_CLI)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(DARKROOM_CLI, argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(out_file),
+          slurp(err_file)};
+}
+
+}  // namespace
+
+TEST(Cli, InitDemoExportRoundTrips) {
+  test::TempDir tmp;
+  auto ws = (tmp / "my workspace").string();  // a space in the path, on purpose
+  auto init = cli({"--workspace", ws, "workspace", "init"}, tmp);
+  ASSERT_EQ(init.code, 0) << init.err;
+  EXPECT_NE(init.out.find("created workspace"), std::string::npos);
+  EXPECT_NE(cli({"workspace", "init", ws}, tmp).out.find("existing workspace"), std::string::npos);
+
+  std::uniform_int_distribution<int> steps_dist(3, 60);
+  int steps = steps_dist(test::rng());
+  auto demo = cli({"--workspace", ws, "demo", "--steps", std::to_string(steps), "--json"}, tmp);
+  ASSERT_EQ(demo.code, 0) << demo.err;
+  auto demo_json = json::parse(demo.out);
+  EXPECT_FALSE(demo_json["reused"].get<bool>());
+  EXPECT_TRUE(std::filesystem::exists(demo_json["report"].get<std::string>()));
+  auto again = json::parse(cli({"--workspace", ws, "demo", "--json"}, tmp).out);
+  EXPECT_TRUE(again["reused"].get<bool>());
+  EXPECT_EQ(again["runs"], demo_json["runs"]);
+
+  auto exported = cli({"--workspace", ws, "runs", "export", "--format", "json"}, tmp);
+  ASSERT_EQ(exported.code, 0) << exported.err;
+  auto doc = json::parse(exported.out);
+  ASSERT_EQ(doc["runs"].size(), 2u);
+
+  // Every exported point equals what the store holds.
+  auto store = Store::open(std::filesystem::path(ws) / "darkroom.db");
+  for (const auto& run : doc["runs"]) {
+    auto id = run["id"].get<std::int64_t>();
+    EXPECT_EQ(run["status"], "finished");
+    EXPECT_EQ(run["params"]["steps"], std::to_string(steps));
+    auto keys = store.metricKeys(id);
+    ASSERT_EQ(run["metrics"].size(), keys.size());
+    for (const auto& key : keys) {
+      auto points = store.metrics(id, key);
+      const auto& exported_points = run["metrics"][key];
+      ASSERT_EQ(exported_points.size(), points.size()) << key;
+      for (std::size_t i = 0; i < points.size(); ++i) {
+        EXPECT_EQ(exported_points[i]["step"].get<std::int64_t>(), points[i].step);
+        EXPECT_EQ(exported_points[i]["value"].get<double>(), points[i].value);
+        EXPECT_EQ(exported_points[i]["wall_time"].get<double>(), points[i].wall_time);
+      }
+    }
+    EXPECT_EQ(run["metrics"]["train/loss"].size(), std::size_t(steps));
+    // show --json agrees with export on what exists.
+    auto show = json::parse(cli({"--workspace", ws, "runs", "show", std::to_string(id), "--json"}, tmp).out);
+    EXPECT_EQ(show["metric_points"]["train/loss"].get<int>(), steps);
+  }
+
+  // CSV to a file: one header line plus one line per point.
+  auto csv_file = (tmp / "runs.csv").string();
+  auto csv = cli({"--workspace", ws, "runs", "export", "--format=csv", "--output", csv_file}, tmp);
+  ASSERT_EQ(csv.code, 0) << csv.err;
+  std::ifstream in(csv_file);
+  std::size_t lines = 0, expected = 1;
+  for (std::string line; std::getline(in, line);) ++lines;
+  for (const auto& run : doc["runs"])
+    for (const auto& [key, points] : run["metrics"].items()) expected += points.size();
+  EXPECT_EQ(lines, expected);
+  EXPECT_FALSE(std::filesystem::exists(csv_file + ".partial"));
+
+  auto list = json::parse(cli({"--workspace", ws, "runs", "list", "--json"}, tmp).out);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["experiment"], "demo");
+  auto info = json::parse(cli({"--workspace", ws, "workspace", "info", "--json"}, tmp).out);
+  EXPECT_EQ(info["runs"], 2);
+  EXPECT_EQ(info["schema_version"], Store::latestSchemaVersion());
+}
+
+TEST(Cli, ExitCodesForUsageAndFailure) {
+  test::TempDir tmp;
+  auto ws = (tmp / "ws").string();
+  ASSERT_EQ(cli({"--workspace", ws, "workspace", "init"}, tmp).code, 0);
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {},
+           {"frobnicate"},
+           {"--workspace", ws, "runs", "frob"},
+           {"--workspace", ws, "runs", "show", "abc"},
+           {"--workspace", ws, "runs", "list", "--bogus"},
+           {"--workspace", ws, "runs", "export", "--format", "xml"},
+           {"--workspace"}}) {
+    auto r = cli(args, tmp);
+    EXPECT_EQ(r.code, 2) << testing::PrintToString(args) << r.err;
+    EXPECT_NE(r.err.find("--help"), std::string::npos) << r.err;
+  }
+  auto missing = cli({"--workspace", (tmp / "nope").string(), "runs", "list"}, tmp);
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("workspace init"), std::string::npos) << missing.err;
+  auto no_run = cli({"--workspace", ws, "runs", "show", "99"}, tmp);
+  EXPECT_EQ(no_run.code, 1);
+  EXPECT_NE(no_run.err.find("no run with id 99"), std::string::npos);
+  for (const auto& command : {"workspace", "runs", "demo", "info"}) {
+    auto help = cli({command, "--help"}, tmp);
+    EXPECT_EQ(help.code, 0) << command;
+    EXPECT_NE(help.out.find("usage:"), std::string::npos) << command;
+  }
+  EXPECT_EQ(cli({"--help"}, tmp).code, 0);
+}
+
+TEST(Cli, CtrlCCancelsTheDemoAndTheRunIsKilled) {
+  test::TempDir tmp;
+  auto ws = (tmp / "ws").string();
+  pid_t pid = fork();
+  if (pid == 0) {
+    freopen((tmp / "err.txt").c_str(), "w", stderr);
+    freopen("/dev/null", "w", stdout);
+    execl(DARKROOM_CLI, DARKROOM_CLI, "--workspace", ws.c_str(), "demo", "--steps", "100000000",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until the first run exists, then interrupt.
+  auto db = std::filesystem::path(ws) / "darkroom.db";
+  for (int i = 0; i < 400; ++i) {
+    if (std::filesystem::exists(db) && Store::open(db).runs().size() > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "darkroom-cli died of a signal instead of cancelling";
+  EXPECT_EQ(WEXITSTATUS(status), 130) << slurp(tmp / "err.txt");
+  auto runs = Store::open(db).runs();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].status, RunStatus::Killed);
+  EXPECT_EQ(runs[0].note, "cancelled by the user");
+  EXPECT_GT(Store::open(db).metricCount(runs[0].id), 0);  // what it measured is kept
+}
