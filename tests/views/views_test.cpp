@@ -134,6 +134,8 @@ class ViewsTest : public QObject {
     auto* runs = window.runsPanel();
     QCOMPARE(runs->tree()->model()->rowCount(), 1);
     QCOMPARE(runs->tree()->model()->rowCount(runs->tree()->model()->index(0, 0)), 3);
+    QCOMPARE(runs->selectedRuns(), run_ids_);  // opens on the newest experiment's runs
+    QVERIFY(runs->plot()->graphCount() > 0);
 
     // One run, no smoothing: one graph holding exactly the stored points.
     runs->setSmoothing(0);
@@ -216,6 +218,8 @@ class ViewsTest : public QObject {
     auto* bar = qobject_cast<QProgressBar*>(table->cellWidget(0, 1));
     QVERIFY(bar);
     QTRY_VERIFY(bar->value() == 500);
+    QTest::qWait(100);  // a few ImGui frames with the job listed
+    saveScreenshot(&window, "job_running");
     auto* cancel = qobject_cast<QPushButton*>(table->cellWidget(0, 2));
     QVERIFY(cancel);
     QTest::mouseClick(cancel, Qt::LeftButton);

@@ -49,6 +49,7 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent) {
   params_ = new QTableWidget;
   params_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   params_->verticalHeader()->setVisible(true);
+  params_->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
   params_->horizontalHeader()->setStretchLastSection(true);
   params_->setToolTip(tr("Parameters of the selected runs; bold where they differ"));
 
@@ -105,7 +106,7 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent) {
   right->addWidget(metric_list_);
   right->addWidget(plot_box);
   right->setStretchFactor(1, 1);
-  right->setSizes({160, 800});
+  right->setSizes({200, 760});
 
   auto* main = new QSplitter(Qt::Horizontal);
   main->addWidget(left);
@@ -141,6 +142,17 @@ void RunsPanel::setStore(Store* store) {
   refresh();
   tree_->expandAll();
   store_ ? poll_->start() : poll_->stop();
+  if (!store_) return;
+  // Open on something to look at: the runs of the newest experiment.
+  try {
+    auto experiments = store_->experiments();
+    if (experiments.empty()) return;
+    std::vector<std::int64_t> newest;
+    for (const auto& r : store_->runs(experiments.back().id)) newest.push_back(r.id);
+    selectRuns(newest);
+  } catch (const StoreError&) {
+    // refresh() already shows why the store cannot be read
+  }
 }
 
 void RunsPanel::refresh() {
@@ -231,11 +243,12 @@ void RunsPanel::reloadMetricKeys() {
   for (int i = 0; i < metric_list_->count(); ++i) current << metric_list_->item(i)->text();
   QStringList wanted(keys.begin(), keys.end());
   if (wanted == current) return;
-  // With nothing chosen yet, start from the loss: it is what people look at first.
+  // With nothing chosen yet, start from the training loss: it is what people look at first.
   if (checked.isEmpty() && !wanted.isEmpty()) {
-    auto loss = std::find_if(wanted.begin(), wanted.end(),
-                             [](const QString& k) { return k.contains("loss"); });
-    checked << (loss != wanted.end() ? *loss : wanted.front());
+    auto find = [&](auto pred) { return std::find_if(wanted.begin(), wanted.end(), pred); };
+    auto pick = find([](const QString& k) { return k.contains("train") && k.contains("loss"); });
+    if (pick == wanted.end()) pick = find([](const QString& k) { return k.contains("loss"); });
+    checked << (pick != wanted.end() ? *pick : wanted.front());
   }
   QSignalBlocker block(metric_list_);
   metric_list_->clear();
@@ -261,7 +274,13 @@ void RunsPanel::reloadCurves() {
 
 void RunsPanel::replot() {
   plot_->clearGraphs();
-  if (!store_ || model_->rowCount() == 0) {
+  if (!store_) {
+    empty_label_->setText(tr("No workspace is open.\n\nFile ▸ Open Workspace, or File ▸ New "
+                             "Workspace to start one."));
+    plot_stack_->setCurrentWidget(empty_label_);
+    return;
+  }
+  if (model_->rowCount() == 0) {
     empty_label_->setText(
         tr("No runs in this workspace yet.\n\nRun ▸ Create demo runs, or on a terminal:\n"
            "darkroom-cli demo"));
