@@ -3,6 +3,8 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "darkroom/jobs.h"
@@ -232,6 +234,8 @@ void JobQueue::cancelAll() {
 
 JobState JobQueue::wait(std::uint64_t id, std::chrono::milliseconds timeout) {
   std::unique_lock lock(impl_->mutex);
+  if (id == 0 || id >= impl_->next_id)
+    throw std::invalid_argument("JobQueue::wait: no job " + std::to_string(id) + " was submitted");
   auto done = [&] { return impl_->finished.count(id) > 0; };
   if (timeout == std::chrono::milliseconds::max())
     impl_->changed.wait(lock, done);

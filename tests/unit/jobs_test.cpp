@@ -135,6 +135,7 @@ TEST(Jobs, FailureCarriesTheErrorMessage) {
   });
   EXPECT_EQ(queue.wait(id), JobState::Failed);
   EXPECT_EQ(rec.of(id).back().message, "checkpoint.safetensors: truncated header");
+  EXPECT_THROW(queue.wait(id + 100), std::invalid_argument);  // never submitted: no hang
 }
 
 TEST(Jobs, DestructorCancelsRunningWork) {
