@@ -1,0 +1,73 @@
+// Decoder-only transformers with the numerics of their Hugging Face reference implementations,
+// as functional code over a name → tensor map (the checkpoint's own names). Private to core:
+// LibTorch stays out of public headers.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "darkroom/model_config.h"
+
+namespace darkroom::model {
+
+// Canonical Hugging Face names: "model.decoder.layers.0.fc1.weight" (OPT),
+// "model.layers.0.mlp.gate_proj.weight" (Llama family), "lm_head.weight" when untied.
+using Weights = std::map<std::string, at::Tensor>;
+
+struct TensorSpec {
+  std::string name;
+  std::vector<std::int64_t> shape;
+};
+// Every tensor a checkpoint of this config must hold, in a stable order.
+std::vector<TensorSpec> expectedTensors(const ModelConfig& config);
+
+// Keys and values seen so far, per layer: [batch, kv_heads, length, head_dim].
+struct KVCache {
+  std::vector<at::Tensor> keys, values;
+  std::int64_t length() const { return keys.empty() || !keys[0].defined() ? 0 : keys[0].size(2); }
+};
+
+// Taps into a forward for activation recording. Tensors are detached, on the forward's device.
+struct ForwardObserver {
+  // [batch, length, intermediate]: after the activation (times up_proj for gated MLPs), the
+  // input of the down projection.
+  std::function<void(int layer, const at::Tensor& activation)> on_mlp;
+  // [batch, heads, length, keys]: softmax probabilities, causal.
+  std::function<void(int layer, const at::Tensor& probabilities)> on_attention;
+};
+
+class Transformer {
+ public:
+  // Checks that every expected tensor is present with its shape; throws ModelError naming the
+  // first one that is not. Unused extra tensors are ignored.
+  Transformer(ModelConfig config, Weights weights);
+
+  const ModelConfig& config() const { return config_; }
+  const Weights& weights() const { return weights_; }
+  at::ScalarType dtype() const;
+  at::Device device() const;
+  // A copy with weights cast/moved (bf16 on CPU, or CUDA when the LibTorch build has it).
+  Transformer to(at::ScalarType dtype, at::Device device) const;
+
+  // tokens: [batch, length] int64. Without a cache the whole sequence is processed; with one,
+  // the tokens continue after what the cache holds and the cache is extended. Returns float32
+  // logits [batch, length, vocab].
+  at::Tensor forward(const at::Tensor& tokens, KVCache* cache = nullptr,
+                     const ForwardObserver* observer = nullptr) const;
+
+ private:
+  const at::Tensor& w(const std::string& name) const;
+  at::Tensor attention(int layer, const std::string& prefix, const at::Tensor& x,
+                       std::int64_t past, KVCache* cache, const ForwardObserver* observer) const;
+  at::Tensor mlp(int layer, const std::string& prefix, const at::Tensor& x,
+                 const ForwardObserver* observer) const;
+
+  ModelConfig config_;
+  Weights weights_;
+};
+
+}  // namespace darkroom::model
