@@ -102,8 +102,8 @@ void MainWindow::buildMenus() {
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
   auto* run = menuBar()->addMenu(tr("&Run"));
-  run->addAction(tr("Create &Demo Runs"), this, [this] { createDemoRuns(false); });
-  run->addAction(tr("Re-create Demo Runs"), this, [this] { createDemoRuns(true); });
+  run->addAction(tr("Create &Demo Models and Runs"), this, [this] { createDemoRuns(false); });
+  run->addAction(tr("Retrain Demo Models"), this, [this] { createDemoRuns(true); });
   run->addAction(tr("&Refresh"), QKeySequence::Refresh, runs_, &RunsPanel::refresh);
 
   auto* view = menuBar()->addMenu(tr("&View"));
@@ -165,17 +165,18 @@ void MainWindow::chooseWorkspace(bool create) {
                           error);
 }
 
-std::uint64_t MainWindow::createDemoRuns(bool force) {
+std::uint64_t MainWindow::createDemoRuns(bool force, int steps) {
   if (!workspace_) {
     log_->append(LogPanel::Level::Warning, tr("open a workspace first (File ▸ Open Workspace)"));
     return 0;
   }
   auto root = workspace_->root();
   // The job opens its own connection: the window keeps reading while the job writes.
-  return jobs_->submit("demo", tr("Demo runs"), [root, force](JobContext& ctx) -> std::any {
+  return jobs_->submit("demo", tr("Demo runs"), [root, force, steps](JobContext& ctx) -> std::any {
     auto ws = Workspace::open(root);
     DemoOptions options;
     options.force = force;
+    if (steps > 0) options.steps = steps;
     return createDemo(ws, ctx, options);
   });
 }

@@ -32,8 +32,9 @@ class MainWindow : public QMainWindow {
   bool openWorkspace(const QString& path, bool create, QString* error = nullptr);
   QString workspacePath() const;
 
-  // Trains the built-in demo runs into the current workspace as a background job.
-  std::uint64_t createDemoRuns(bool force = false);
+  // Trains and analyses the demo models in the current workspace as a background job;
+  // steps <= 0 means the recipe's default.
+  std::uint64_t createDemoRuns(bool force = false, int steps = 0);
   void setTheme(Theme theme);
   Theme theme() const { return theme_; }
 

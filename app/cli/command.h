@@ -25,6 +25,9 @@ int workspaceCommand(const Context& ctx, Args& args);
 int runsCommand(const Context& ctx, Args& args);
 int demoCommand(const Context& ctx, Args& args);
 int infoCommand(const Context& ctx, Args& args);
+int analyzeCommand(const Context& ctx, Args& args);
+int modelCommand(const Context& ctx, Args& args);
+int generateCommand(const Context& ctx, Args& args);
 
 // Prints rows as an aligned text table.
 void printTable(const std::vector<std::string>& header,

@@ -15,7 +15,10 @@ Darkroom: see, launch and measure sparse fine-tuning, flash placement and NPU qu
 commands:
   workspace init|info   create a workspace, or describe one
   runs list|show|export experiments' runs, their params and metrics (JSON, CSV)
-  demo                  fill the workspace with the built-in demo runs
+  demo                  train the demo models, analyse them, write a report
+  model info            a model folder's family, shapes, parameters, tokenizer
+  analyze               activation sparsity of a model on calibration text
+  generate              continue a prompt with a model (streams the text)
   info                  the compute runtime: LibTorch, CUDA
 
 options:
@@ -40,6 +43,9 @@ int main(int argc, char** argv) {
     if (*command == "runs") return runsCommand(ctx, args);
     if (*command == "demo") return demoCommand(ctx, args);
     if (*command == "info") return infoCommand(ctx, args);
+    if (*command == "analyze") return analyzeCommand(ctx, args);
+    if (*command == "model") return modelCommand(ctx, args);
+    if (*command == "generate") return generateCommand(ctx, args);
     throw UsageError("unknown command '" + *command + "'");
   } catch (const UsageError& e) {
     std::fprintf(stderr, "darkroom-cli: %s\nRun `darkroom-cli --help` for usage.\n", e.what());

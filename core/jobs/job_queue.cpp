@@ -30,6 +30,13 @@ void JobContext::progress(double fraction, const std::string& message) {
   report_(last_fraction_, message);
 }
 
+JobContext JobContext::slice(double from, double span) const {
+  auto parent = report_;
+  return JobContext(
+      [parent, from, span](double f, const std::string& m) { parent(from + span * f, m); },
+      cancel_, generation_);
+}
+
 void JobContext::checkCancelled() const {
   if (cancelled()) throw JobCancelled();
 }

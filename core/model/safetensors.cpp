@@ -34,9 +34,9 @@ struct DTypeInfo {
   std::size_t size;
 };
 constexpr DTypeInfo kDTypes[] = {
-    {DType::F64, "F64", 8}, {DType::F32, "F32", 4}, {DType::F16, "F16", 2},
+    {DType::F64, "F64", 8},   {DType::F32, "F32", 4}, {DType::F16, "F16", 2},
     {DType::BF16, "BF16", 2}, {DType::I64, "I64", 8}, {DType::I32, "I32", 4},
-    {DType::I16, "I16", 2}, {DType::I8, "I8", 1},   {DType::U8, "U8", 1},
+    {DType::I16, "I16", 2},   {DType::I8, "I8", 1},   {DType::U8, "U8", 1},
     {DType::Bool, "BOOL", 1},
 };
 
@@ -100,9 +100,9 @@ Json parseHeader(const fs::path& file, const char* begin, const char* end) {
       if (!names.insert(entry).second) fail(file, "duplicate tensor name \"" + entry + "\"");
       fields.clear();
     } else if (event == Json::parse_event_t::key && depth == 2) {
-      const auto& field = parsed.get_ref<const std::string&>();
-      if (!fields.insert(field).second)
-        failTensor(file, entry, "duplicate field \"" + field + "\"");
+      const auto& key = parsed.get_ref<const std::string&>();
+      if (!fields.insert(key).second)
+        fail(file, "duplicate key \"" + key + "\" in \"" + entry + "\"");
     }
     return true;
   };
@@ -139,7 +139,6 @@ struct Entry {
 };
 
 // Checks one header entry against a data section of `dataBytes` bytes.
-
 Entry readEntry(const fs::path& file, const std::string& name, const Json& json,
                 std::uint64_t dataBytes) {
   if (!json.is_object()) failTensor(file, name, "entry is not an object");
@@ -149,8 +148,7 @@ Entry readEntry(const fs::path& file, const std::string& name, const Json& json,
   const Json& dtype = field(file, name, json, "dtype");
   if (!dtype.is_string()) failTensor(file, name, "dtype is not a string");
   const auto parsedDType = dtypeFromName(dtype.get_ref<const std::string&>());
-  if (!parsedDType)
-    failTensor(file, name, "unknown dtype \"" + dtype.get<std::string>() + "\"");
+  if (!parsedDType) failTensor(file, name, "unknown dtype \"" + dtype.get<std::string>() + "\"");
   e.view.dtype = *parsedDType;
 
   const Json& shape = field(file, name, json, "shape");
@@ -185,8 +183,8 @@ Entry readEntry(const fs::path& file, const std::string& name, const Json& json,
   if (e.end - e.begin != *bytes)
     failTensor(file, name,
                "shape " + shapeText(e.view.shape) + " of " + dtypeName(e.view.dtype) + " needs " +
-                   std::to_string(*bytes) + " bytes but data_offsets " +
-                   rangeText(e.begin, e.end) + " hold " + std::to_string(e.end - e.begin));
+                   std::to_string(*bytes) + " bytes but data_offsets " + rangeText(e.begin, e.end) +
+                   " hold " + std::to_string(e.end - e.begin));
   e.view.bytes = *bytes;
   return e;
 }
@@ -321,8 +319,8 @@ SafetensorsFile SafetensorsFile::open(const fs::path& path) {
 
   SafetensorsFile file;
   file.path_ = path;
-  void* address = ::mmap(nullptr, static_cast<std::size_t>(fileBytes), PROT_READ, MAP_PRIVATE,
-                         fd.get(), 0);
+  void* address =
+      ::mmap(nullptr, static_cast<std::size_t>(fileBytes), PROT_READ, MAP_PRIVATE, fd.get(), 0);
   if (address == MAP_FAILED) fail(path, "cannot map: " + errnoText());
   file.mapping_ = std::make_unique<Mapping>();
   file.mapping_->address = address;

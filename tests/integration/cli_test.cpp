@@ -58,7 +58,7 @@ TEST(Cli, InitDemoExportRoundTrips) {
   EXPECT_NE(init.out.find("created workspace"), std::string::npos);
   EXPECT_NE(cli({"workspace", "init", ws}, tmp).out.find("existing workspace"), std::string::npos);
 
-  std::uniform_int_distribution<int> steps_dist(3, 60);
+  std::uniform_int_distribution<int> steps_dist(2, 6);  // real training: keep it short
   int steps = steps_dist(test::rng());
   auto demo = cli({"--workspace", ws, "demo", "--steps", std::to_string(steps), "--json"}, tmp);
   ASSERT_EQ(demo.code, 0) << demo.err;
@@ -72,14 +72,13 @@ TEST(Cli, InitDemoExportRoundTrips) {
   auto exported = cli({"--workspace", ws, "runs", "export", "--format", "json"}, tmp);
   ASSERT_EQ(exported.code, 0) << exported.err;
   auto doc = json::parse(exported.out);
-  ASSERT_EQ(doc["runs"].size(), 2u);
+  ASSERT_EQ(doc["runs"].size(), 4u);  // per demo model: its training and its analysis
 
   // Every exported point equals what the store holds.
   auto store = Store::open(std::filesystem::path(ws) / "darkroom.db");
   for (const auto& run : doc["runs"]) {
     auto id = run["id"].get<std::int64_t>();
     EXPECT_EQ(run["status"], "finished");
-    EXPECT_EQ(run["params"]["steps"], std::to_string(steps));
     auto keys = store.metricKeys(id);
     ASSERT_EQ(run["metrics"].size(), keys.size());
     for (const auto& key : keys) {
@@ -92,10 +91,17 @@ TEST(Cli, InitDemoExportRoundTrips) {
         EXPECT_EQ(exported_points[i]["wall_time"].get<double>(), points[i].wall_time);
       }
     }
-    EXPECT_EQ(run["metrics"]["train/loss"].size(), std::size_t(steps));
-    // show --json agrees with export on what exists.
     auto show = json::parse(cli({"--workspace", ws, "runs", "show", std::to_string(id), "--json"}, tmp).out);
-    EXPECT_EQ(show["metric_points"]["train/loss"].get<int>(), steps);
+    if (run["kind"] == "pretrain") {
+      EXPECT_EQ(run["params"]["steps"], std::to_string(steps));
+      EXPECT_EQ(run["metrics"]["train/loss"].size(), std::size_t(steps));
+      EXPECT_EQ(show["metric_points"]["train/loss"].get<int>(), steps);
+    } else {
+      EXPECT_EQ(run["kind"], "analysis");
+      EXPECT_EQ(run["metrics"]["mlp/per_token"].size(), 4u);  // one point per layer
+      ASSERT_EQ(run["artifacts"].size(), std::size_t(run == doc["runs"].back() ? 2 : 1));
+      EXPECT_EQ(run["artifacts"][0]["kind"], "sparsity");
+    }
   }
 
   // CSV to a file: one header line plus one line per point.
@@ -111,10 +117,11 @@ TEST(Cli, InitDemoExportRoundTrips) {
   EXPECT_FALSE(std::filesystem::exists(csv_file + ".partial"));
 
   auto list = json::parse(cli({"--workspace", ws, "runs", "list", "--json"}, tmp).out);
-  ASSERT_EQ(list.size(), 2u);
-  EXPECT_EQ(list[0]["experiment"], "demo");
+  ASSERT_EQ(list.size(), 4u);
+  EXPECT_EQ(list[0]["experiment"], "demo-models");
+  EXPECT_EQ(list[1]["experiment"], "demo");
   auto info = json::parse(cli({"--workspace", ws, "workspace", "info", "--json"}, tmp).out);
-  EXPECT_EQ(info["runs"], 2);
+  EXPECT_EQ(info["runs"], 4);
   EXPECT_EQ(info["schema_version"], Store::latestSchemaVersion());
 }
 
@@ -159,6 +166,16 @@ TEST(Cli, CtrlCCancelsTheDemoAndTheRunIsKilled) {
           static_cast<char*>(nullptr));
     _exit(127);
   }
+  // Whatever fails below, the child must not outlive the test.
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      if (pid > 0 && waitpid(pid, nullptr, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+      }
+    }
+  } reaper{pid};
   // Wait until the first run exists, then interrupt.
   auto db = std::filesystem::path(ws) / "darkroom.db";
   for (int i = 0; i < 400; ++i) {
@@ -169,6 +186,7 @@ TEST(Cli, CtrlCCancelsTheDemoAndTheRunIsKilled) {
   kill(pid, SIGINT);
   int status = 0;
   waitpid(pid, &status, 0);
+  reaper.pid = 0;
   ASSERT_TRUE(WIFEXITED(status)) << "darkroom-cli died of a signal instead of cancelling";
   EXPECT_EQ(WEXITSTATUS(status), 130) << slurp(tmp / "err.txt");
   auto runs = Store::open(db).runs();

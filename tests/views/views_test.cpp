@@ -190,11 +190,12 @@ class ViewsTest : public QObject {
     QVERIFY(window.openWorkspace(fresh.filePath("demo"), true));
     QCOMPARE(window.runsPanel()->tree()->model()->rowCount(), 0);
     QSignalSpy events(window.jobs(), &JobBridge::jobEvent);
-    window.createDemoRuns();
-    QTRY_VERIFY_WITH_TIMEOUT(window.logPanel()->text().contains("Demo runs: done"), 60000);
+    window.createDemoRuns(false, 3);  // real training: three steps are enough here
+    QTRY_VERIFY_WITH_TIMEOUT(window.logPanel()->text().contains("Demo runs: done"), 120000);
     QVERIFY(window.logPanel()->text().contains("Demo runs: started"));
     QVERIFY(events.count() > 3);
-    QTRY_COMPARE_WITH_TIMEOUT(window.runsPanel()->tree()->model()->rowCount(), 1, 3000);
+    // The demo-models (training) and demo (analysis) experiments.
+    QTRY_COMPARE_WITH_TIMEOUT(window.runsPanel()->tree()->model()->rowCount(), 2, 3000);
   }
 
   void cancelButtonInLogPanelStopsAJob() {

@@ -282,8 +282,8 @@ void RunsPanel::replot() {
   }
   if (model_->rowCount() == 0) {
     empty_label_->setText(
-        tr("No runs in this workspace yet.\n\nRun ▸ Create demo runs, or on a terminal:\n"
-           "darkroom-cli demo"));
+        tr("No runs in this workspace yet.\n\nRun ▸ Create Demo Models and Runs, or on a "
+           "terminal:\ndarkroom-cli demo"));
     plot_stack_->setCurrentWidget(empty_label_);
     return;
   }

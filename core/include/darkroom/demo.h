@@ -1,7 +1,7 @@
-// The demo recipe: fills a fresh workspace with real, deterministic content so the first launch
-// has something to show. For now: two small MLPs trained by LibTorch on a synthetic regression
-// task, whose curves (loss, learning rate, gradient norm, per-example and batch-aggregated ReLU
-// sparsity) land as runs of the "demo" experiment, and a Markdown report.
+// The demo recipe: fills a workspace with real, deterministic content so the first launch has
+// something to show — the two demo models trained by Darkroom on the synthetic corpus (their
+// training curves are runs), a sparsity analysis of each, and a Markdown report. Cached: what
+// exists is reused unless forced.
 #pragma once
 
 #include <cstdint>
@@ -14,15 +14,15 @@
 namespace darkroom {
 
 struct DemoOptions {
-  int steps = 400;       // training steps per run
-  bool force = false;    // recreate even when a finished demo exists
-  std::uint64_t seed = 1234;
+  int steps = 300;                     // training steps per demo model (~3 CPU minutes each)
+  std::int64_t analysis_tokens = 2048; // calibration tokens per analysis
+  bool force = false;                  // retrain and re-analyse
 };
 
 struct DemoResult {
-  std::vector<std::int64_t> run_ids;
-  std::filesystem::path report;  // Markdown summary in the workspace
-  bool reused = false;           // the demo was already there
+  std::vector<std::int64_t> run_ids;  // the training and analysis runs, in id order
+  std::filesystem::path report;       // Markdown summary in the workspace
+  bool reused = false;                // everything was already there
 };
 
 DemoResult createDemo(Workspace& workspace, JobContext& ctx, const DemoOptions& options = {});

@@ -46,6 +46,9 @@ class JobContext {
   void checkCancelled() const;
   bool cancelled() const { return cancel_->load(std::memory_order_relaxed); }
   std::uint64_t generation() const { return generation_; }
+  // A context for one step of a longer job: its progress 0..1 is reported as
+  // from..from + span of this one; cancellation is shared.
+  JobContext slice(double from, double span) const;
 
  private:
   friend class JobQueue;

@@ -35,8 +35,8 @@ inline constexpr std::uint64_t kSafetensorsMaxHeaderBytes = std::uint64_t{100} <
 // are rejected as unknown.
 enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, Bool };
 
-std::size_t dtypeSize(DType dtype);                          // bytes per element
-const char* dtypeName(DType dtype);                          // the file's spelling: "F32", "BOOL"
+std::size_t dtypeSize(DType dtype);                         // bytes per element
+const char* dtypeName(DType dtype);                         // the file's spelling: "F32", "BOOL"
 std::optional<DType> dtypeFromName(std::string_view name);  // nullopt for anything else
 
 // One tensor of an open file. `data` points into the file's read-only mapping, so it lives as
@@ -64,7 +64,7 @@ class SafetensorsFile {
   ~SafetensorsFile();
 
   const std::vector<TensorView>& tensors() const { return tensors_; }  // in header order
-  const TensorView* find(std::string_view name) const;                // nullptr if absent
+  const TensorView* find(std::string_view name) const;                 // nullptr if absent
   const TensorView& at(std::string_view name) const;  // throws "missing tensor" if absent
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const std::filesystem::path& path() const { return path_; }

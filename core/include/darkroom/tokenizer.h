@@ -60,8 +60,9 @@ class StreamDecoder {
 
  private:
   const Tokenizer& tokenizer_;
-  std::vector<std::int32_t> ids_;  // the last tokens handed out (context), then the held ones
-  std::size_t shown_ = 0;          // how many of ids_ are context
+  std::vector<std::int32_t> ids_;  // the tokens handed out last (context), then the held ones
+  std::size_t context_ = 0;        // how many of ids_ are context
+  std::string context_text_;       // decode() of the context alone
 };
 
 // The vocabulary of the demo models: ids 0-255 are the bytes, then these.

@@ -1,0 +1,26 @@
+// Hugging Face model folders: config.json + model.safetensors, or a sharded
+// model.safetensors.index.json. Loading maps the files and wraps the mapped bytes as tensors
+// without copying them when the dtype already matches (the weights are then read-only: a model
+// that trains must copy them first, as Transformer::to() with another dtype does).
+#pragma once
+
+#include <filesystem>
+#include <optional>
+
+#include "model/transformer.h"
+
+namespace darkroom::model {
+
+// The weight files of a model folder: model.safetensors, or the shards the index names.
+std::vector<std::filesystem::path> checkpointFiles(const std::filesystem::path& dir);
+
+// dtype: what the weights become (float32 by default); errors name the file and tensor.
+Transformer loadCheckpoint(const std::filesystem::path& dir,
+                           std::optional<at::ScalarType> dtype = std::nullopt);
+
+// Writes config.json and model.safetensors (float32, or the weights' own dtype when it is
+// float16/bfloat16) into dir, creating it; each file is replaced atomically.
+void saveCheckpoint(const Transformer& model, const std::filesystem::path& dir,
+                    const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace darkroom::model
