@@ -163,8 +163,8 @@ void AttentionBlocksView::refresh() {
                       tr("heads keeping it (0 = dropped)"), int(analysis_->heads) + 1);
 
   QString text =
-      tr("Blocks of %1 × %1 tokens are kept when their mass exceeds %2. This head keeps %3; "
-         "the shared layout keeps %4.")
+      tr("Blocks of %1 × %1 tokens are kept when their mass exceeds %2. In these maps (mean "
+         "over batches) this head keeps %3; the shared layout keeps %4.")
           .arg(analysis_->options.attention_block)
           .arg(threshold)
           .arg(keptText(countKept(*mass, threshold)))
