@@ -9,6 +9,7 @@
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QScrollArea>
 #include <QSettings>
 #include <QStatusBar>
 #include <fstream>
@@ -20,7 +21,9 @@
 #include "jobs/job_bridge.h"
 #include "log/log_panel.h"
 #include "planned/planned_panel.h"
+#include "darkroom/analysis.h"
 #include "runs/runs_panel.h"
+#include "sparsity/sparsity_panel.h"
 
 namespace darkroom::views {
 
@@ -65,6 +68,31 @@ void MainWindow::buildDocks() {
     return dock;
   };
   auto* log_dock = addDock(log_, tr("Log"), "dock.log", Qt::BottomDockWidgetArea);
+  sparsity_ = new SparsityPanel;
+  sparsity_->setMinimumSize(900, 620);  // below that, scroll rather than squeeze the plots
+  auto* sparsity_scroll = new QScrollArea;
+  sparsity_scroll->setWidget(sparsity_);
+  sparsity_scroll->setWidgetResizable(true);
+  sparsity_scroll->setFrameShape(QFrame::NoFrame);
+  auto* sparsity_dock =
+      addDock(sparsity_scroll, tr("Sparsity"), "dock.sparsity", Qt::BottomDockWidgetArea);
+  tabifyDockWidget(log_dock, sparsity_dock);
+  // Selecting one analysis run shows it; the newest request wins (job supersession).
+  connect(runs_, &RunsPanel::selectionChanged, this, [this](const std::vector<std::int64_t>& ids) {
+    if (ids.size() != 1 || !workspace_) return;
+    auto run = workspace_->store().run(ids.front());
+    if (run && run->kind == "analysis" && run->status == RunStatus::Finished) showAnalysis(run->id);
+  });
+  connect(jobs_, &JobBridge::jobEvent, this, [this, sparsity_dock](const JobEvent& e) {
+    if (e.state != JobState::Succeeded || !e.result.has_value()) return;
+    if (e.kind == "analysis") {
+      auto result = std::any_cast<AnalysisResult>(e.result);
+      sparsity_->setAnalysis(std::move(result.analysis), QString::fromStdString(e.title));
+      sparsity_dock->raise();
+    } else if (e.kind == "load-analysis") {
+      sparsity_->setAnalysis(std::any_cast<SparsityAnalysis>(e.result), QString::fromStdString(e.title));
+    }
+  });
 
   QWidget* engine_widget;
   if (ImGuiWidget::platformSupported()) {
@@ -102,6 +130,13 @@ void MainWindow::buildMenus() {
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
   auto* run = menuBar()->addMenu(tr("&Run"));
+  for (const char* demo : {"demo-opt", "demo-llama"})
+    run->addAction(tr("Analyze %1").arg(demo), this, [this, demo] { analyzeModel(demo); });
+  run->addAction(tr("Analyze Model Folder…"), this, [this] {
+    QString dir = QFileDialog::getExistingDirectory(this, tr("Hugging Face Model Folder"));
+    if (!dir.isEmpty()) analyzeModel(dir);
+  });
+  run->addSeparator();
   run->addAction(tr("Create &Demo Models and Runs"), this, [this] { createDemoRuns(false); });
   run->addAction(tr("Retrain Demo Models"), this, [this] { createDemoRuns(true); });
   run->addAction(tr("&Refresh"), QKeySequence::Refresh, runs_, &RunsPanel::refresh);
@@ -181,6 +216,30 @@ std::uint64_t MainWindow::createDemoRuns(bool force, int steps) {
   });
 }
 
+std::uint64_t MainWindow::analyzeModel(const QString& model) {
+  if (!workspace_) {
+    log_->append(LogPanel::Level::Warning, tr("open a workspace first (File ▸ Open Workspace)"));
+    return 0;
+  }
+  auto root = workspace_->root();
+  AnalysisRequest request;
+  request.model = model.toStdString();
+  return jobs_->submit("analysis", tr("Analyze %1").arg(model),
+                       [root, request](JobContext& ctx) -> std::any {
+                         auto ws = Workspace::open(root);
+                         return analyzeSparsity(ws, request, ctx);
+                       });
+}
+
+std::uint64_t MainWindow::showAnalysis(std::int64_t run_id) {
+  auto root = workspace_->root();
+  auto run = workspace_->store().run(run_id);
+  QString title = run ? QString("%1 #%2").arg(QString::fromStdString(run->name)).arg(run_id) : QString();
+  return jobs_->submit("load-analysis", title, [root, run_id](JobContext&) -> std::any {
+    return loadSparsityAnalysis(Workspace::open(root), run_id);
+  });
+}
+
 void MainWindow::exportSelectedRuns() {
   auto ids = runs_->selectedRuns();
   if (!workspace_ || ids.empty()) {
@@ -210,6 +269,7 @@ void MainWindow::setTheme(Theme theme) {
   theme_ = theme;
   applyTheme(*qApp, theme);
   runs_->applyTheme();
+  sparsity_->applyTheme();
   if (engine_) engine_->setDarkStyle(theme == Theme::Dark);
   for (auto* action : findChildren<QAction*>())
     if (action->isCheckable() && action->data().toString().size())

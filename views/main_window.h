@@ -19,6 +19,7 @@ class EnginePanel;
 class JobBridge;
 class LogPanel;
 class RunsPanel;
+class SparsityPanel;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -32,6 +33,12 @@ class MainWindow : public QMainWindow {
   bool openWorkspace(const QString& path, bool create, QString* error = nullptr);
   QString workspacePath() const;
 
+  // Records a model's activation sparsity (a demo name or a model folder) as a background job;
+  // the Sparsity panel shows the result.
+  std::uint64_t analyzeModel(const QString& model);
+  // Shows a stored analysis run in the Sparsity panel (loaded off the UI thread).
+  std::uint64_t showAnalysis(std::int64_t run_id);
+
   // Trains and analyses the demo models in the current workspace as a background job;
   // steps <= 0 means the recipe's default.
   std::uint64_t createDemoRuns(bool force = false, int steps = 0);
@@ -41,6 +48,7 @@ class MainWindow : public QMainWindow {
   RunsPanel* runsPanel() const { return runs_; }
   LogPanel* logPanel() const { return log_; }
   EnginePanel* enginePanel() const { return engine_; }  // nullptr without OpenGL
+  SparsityPanel* sparsityPanel() const { return sparsity_; }
   JobBridge* jobs() const { return jobs_; }
 
  protected:
@@ -59,6 +67,7 @@ class MainWindow : public QMainWindow {
   RunsPanel* runs_;
   LogPanel* log_;
   EnginePanel* engine_ = nullptr;
+  SparsityPanel* sparsity_;
   QLabel* workspace_label_;
   QLabel* jobs_label_;
   QByteArray default_state_;

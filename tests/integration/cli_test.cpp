@@ -195,3 +195,56 @@ TEST(Cli, CtrlCCancelsTheDemoAndTheRunIsKilled) {
   EXPECT_EQ(runs[0].note, "cancelled by the user");
   EXPECT_GT(Store::open(db).metricCount(runs[0].id), 0);  // what it measured is kept
 }
+
+TEST(Cli, AnalyzeModelInfoAndGenerateOnADemoModel) {
+  test::TempDir tmp;
+  auto ws = (tmp / "ws").string();
+  // A quickly trained demo model: the commands must work, not the model be good.
+  ASSERT_EQ(cli({"--workspace", ws, "demo", "--steps", "2"}, tmp).code, 0);
+
+  auto info = cli({"--workspace", ws, "model", "info", "demo-llama", "--json"}, tmp);
+  ASSERT_EQ(info.code, 0) << info.err;
+  auto j = json::parse(info.out);
+  EXPECT_EQ(j["family"], "llama");
+  EXPECT_EQ(j["vocab_size"], 259);
+  EXPECT_EQ(j["tokenizer"], "bpe");
+  EXPECT_GT(j["parameters"].get<std::int64_t>(), 1000000);
+
+  std::uniform_int_distribution<int> seq(8, 40), batch(1, 5);
+  int l = seq(test::rng()), b = batch(test::rng());
+  auto analyze = cli({"--workspace", ws, "analyze", "--model", "demo-opt", "--tokens", "200", "--seq",
+                      std::to_string(l), "--batch", std::to_string(b), "--block-p", "0.01,0.05",
+                      "--json"}, tmp);
+  ASSERT_EQ(analyze.code, 0) << analyze.err;
+  auto a = json::parse(analyze.out);
+  EXPECT_EQ(a["layers"].size(), 4u);
+  EXPECT_EQ(a["tokens"].get<int>(), (200 / l) * l);
+  for (const auto& layer : a["layers"]) {
+    EXPECT_LE(layer["mlp_aggregated_batch"].get<double>(), layer["mlp_per_token"].get<double>());
+    EXPECT_EQ(layer["mlp_block_sparsity"].size(), 2u);
+  }
+  EXPECT_TRUE(std::filesystem::exists(a["arrays"].get<std::string>()));
+  auto table = cli({"--workspace", ws, "analyze", "--model", "demo-llama", "--tokens", "64", "--seq", "32"}, tmp);
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_NE(table.out.find("PER-TOKEN"), std::string::npos);
+
+  auto gen = cli({"--workspace", ws, "generate", "--model", "demo-opt", "--prompt", "the cat ",
+                  "--max-new", "12", "--greedy", "--json"}, tmp);
+  ASSERT_EQ(gen.code, 0) << gen.err;
+  auto g = json::parse(gen.out);
+  EXPECT_EQ(g["prompt_ids"].size(), 8u);  // one byte per token, no BOS for the demo models
+  EXPECT_LE(g["new_ids"].size(), 12u);
+  auto again = json::parse(cli({"--workspace", ws, "generate", "--model", "demo-opt", "--prompt",
+                                "the cat ", "--max-new", "12", "--greedy", "--json"}, tmp).out);
+  EXPECT_EQ(again["new_ids"], g["new_ids"]);  // greedy is deterministic
+  auto streamed = cli({"--workspace", ws, "generate", "--model", "demo-opt", "--prompt", "the cat ",
+                       "--max-new", "12", "--greedy"}, tmp);
+  EXPECT_EQ(streamed.out, g["text"].get<std::string>() + "\n");
+
+  EXPECT_EQ(cli({"--workspace", ws, "analyze", "--model", (tmp / "nope").string()}, tmp).code, 1);
+  EXPECT_EQ(cli({"--workspace", ws, "analyze", "--block-p", "x"}, tmp).code, 2);
+  EXPECT_EQ(cli({"--workspace", ws, "generate", "--model", "demo-opt"}, tmp).code, 2);
+  auto too_long = cli({"--workspace", ws, "analyze", "--model", "demo-opt", "--seq", "999"}, tmp);
+  EXPECT_EQ(too_long.code, 1);
+  EXPECT_NE(too_long.err.find("max_position_embeddings"), std::string::npos) << too_long.err;
+}

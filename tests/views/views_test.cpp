@@ -30,6 +30,7 @@
 #include "plot/smoothing.h"
 #include "runs/run_tree_model.h"
 #include "runs/runs_panel.h"
+#include "sparsity/sparsity_panel.h"
 
 using namespace darkroom;
 using namespace darkroom::views;
@@ -196,6 +197,20 @@ class ViewsTest : public QObject {
     QVERIFY(events.count() > 3);
     // The demo-models (training) and demo (analysis) experiments.
     QTRY_COMPARE_WITH_TIMEOUT(window.runsPanel()->tree()->model()->rowCount(), 2, 3000);
+
+    // Selecting an analysis run shows it in the Sparsity panel.
+    auto ws = Workspace::open(fresh.filePath("demo").toStdString());
+    std::int64_t analysis = 0;
+    for (const auto& r : ws.store().runs())
+      if (r.kind == "analysis") analysis = r.id;
+    QVERIFY(analysis > 0);
+    window.show();
+    window.runsPanel()->selectRuns({analysis});
+    QTRY_VERIFY_WITH_TIMEOUT(window.sparsityPanel()->analysis() &&
+                                 window.sparsityPanel()->analysis()->layers.size() == 4, 5000);
+    window.findChild<QDockWidget*>("dock.sparsity")->raise();
+    QTest::qWait(200);
+    saveScreenshot(&window, "main_window_sparsity");
   }
 
   void cancelButtonInLogPanelStopsAJob() {

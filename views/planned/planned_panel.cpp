@@ -33,14 +33,6 @@ PlannedPanel::PlannedPanel(const PlannedPanelSpec& spec, QWidget* parent)
 
 std::vector<PlannedPanelSpec> plannedPanels() {
   return {
-      {QObject::tr("Sparsity"),
-       QObject::tr("Load a checkpoint, record its activations on a calibration set and see where "
-                   "it is sparse."),
-       {QObject::tr("per-layer heatmaps of MLP and attention sparsity, per token and aggregated "
-                    "over the sequence (shadowy sparsity)"),
-        QObject::tr("Exposer block layouts per head and per 128-neuron block"),
-        QObject::tr("neuron activation frequencies")},
-       "darkroom-cli analyze"},
       {QObject::tr("Fine-tune"),
        QObject::tr("Launch dense and Long Exposure (sparse) PEFT runs and compare them live."),
        {QObject::tr("a launcher for LoRA / Adapter / BitFit with thresholds and predictors"),

@@ -224,6 +224,7 @@ void RunsPanel::onSelectionChanged() {
   updateParams();
   reloadMetricKeys();
   reloadCurves();
+  emit selectionChanged(selectedRuns());
 }
 
 QStringList RunsPanel::checkedKeys() const {
@@ -298,8 +299,13 @@ void RunsPanel::replot() {
   const bool log = log_scale_->isChecked();
   const double weight = smoothing_->value() / 100.0;
   std::map<std::int64_t, QString> run_names;
+  bool all_analyses = true;  // their metrics are per layer, not per step
   for (auto id : selectedRuns())
-    if (auto r = store_->run(id)) run_names[id] = QString::fromStdString(r->name);
+    if (auto r = store_->run(id)) {
+      run_names[id] = QString::fromStdString(r->name);
+      all_analyses = all_analyses && r->kind == "analysis";
+    }
+  plot_->xAxis->setLabel(all_analyses ? tr("layer") : tr("step"));
   int series = 0;
   for (const auto& [id_key, points] : curves_) {
     QVector<double> x, y;

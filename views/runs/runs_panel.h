@@ -47,6 +47,10 @@ class RunsPanel : public QWidget {
  public slots:
   void applyTheme();
 
+ signals:
+  // The user (or selectRuns) changed which runs are selected.
+  void selectionChanged(const std::vector<std::int64_t>& run_ids);
+
  private:
   void onSelectionChanged();
   void reloadMetricKeys();

@@ -15,8 +15,9 @@ struct SparsityOptions {
   double block_inactive_fraction = 0.9;  // a block is inactive when more than this fraction ...
   std::vector<double> block_p = {0.01, 0.03, 0.05};  // ... is below p × the block's max
   std::int64_t attention_block = 16;  // attention maps in blocks of this many queries × keys
-  double attention_threshold = 0.5;   // a block is kept when its attention mass (summed over
-                                      // its entries and the batch) exceeds this
+  double attention_threshold = 10.0;  // a block is kept when its attention mass (summed over
+                                      // its entries and the batch) exceeds this; 10 is the
+                                      // Long Exposure artifact's value (batch 8)
 };
 
 struct LayerSparsity {
