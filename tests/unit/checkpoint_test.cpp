@@ -202,3 +202,19 @@ TEST(DemoModels, TheirTokenizerJsonMapsBytesToTheirIds) {
   EXPECT_EQ(tok->decode(ids), text);
   EXPECT_EQ(tok->eosId(), byte_tokens::kEos);
 }
+
+// LibTorch and libsentencepiece in one process: the tokenizer is reached through the bridge
+// module (a direct link crashes while loading).
+TEST(SentencePieceInATorchProcess, LoadsEncodesAndDecodes) {
+  auto tok = loadSentencePieceTokenizer(DARKROOM_SPM_FIXTURE);
+  EXPECT_EQ(tok->name(), "sentencepiece");
+  EXPECT_EQ(tok->bosId(), 1);
+  EXPECT_EQ(tok->eosId(), 2);
+  std::string text = "the quiet fox that the owl saw ran . 12 plus 7 is 19 .";
+  auto ids = tok->encode(text);
+  EXPECT_LT(ids.size(), text.size());  // merges happened
+  EXPECT_EQ(tok->decode(ids), text);
+  auto logits = at::ones({2, 2}).sum();  // and LibTorch still works beside it
+  EXPECT_EQ(logits.item<float>(), 4.0f);
+  EXPECT_THROW(loadSentencePieceTokenizer(std::string(DARKROOM_SPM_FIXTURE) + ".missing"), TokenizerError);
+}
