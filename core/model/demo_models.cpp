@@ -10,6 +10,7 @@
 #include "darkroom/demo_models.h"
 #include "darkroom/tokenizer.h"
 #include "model/byte_tokenizer_json.h"
+#include "jobs/run_outcome.h"
 #include "model/checkpoint.h"
 
 namespace darkroom {
@@ -141,7 +142,7 @@ DemoModelResult trainDemoModel(Workspace& ws, const std::string& name,
                        {"seed", std::to_string(opt.seed)},
                        {"corpus", "synthetic grammar + arithmetic"}};
   result.run_id = store.createRun(experiment, "train " + name, "pretrain", params_row);
-  try {
+  recordRunOutcome(store, result.run_id, [&] {
     MetricBuffer metrics(store, result.run_id, 64);
     auto evalLoss = [&] {
       at::NoGradGuard no_grad;
@@ -175,15 +176,8 @@ DemoModelResult trainDemoModel(Workspace& ws, const std::string& name,
     model::saveCheckpoint(model, result.dir, {{"darkroom.demo", name}});
     writeByteTokenizerJson(result.dir / "tokenizer.json");
     store.addArtifact(result.run_id, result.dir / "model.safetensors", "checkpoint");
-    store.finishRun(result.run_id, RunStatus::Finished);
-    return result;
-  } catch (const JobCancelled&) {
-    store.finishRun(result.run_id, RunStatus::Killed, "cancelled by the user");
-    throw;
-  } catch (const std::exception& e) {
-    store.finishRun(result.run_id, RunStatus::Failed, e.what());
-    throw;
-  }
+  });
+  return result;
 }
 
 }  // namespace darkroom

@@ -11,6 +11,7 @@
 #include "darkroom/demo_models.h"
 #include "darkroom/safetensors.h"
 #include "darkroom/tokenizer.h"
+#include "jobs/run_outcome.h"
 #include "model/checkpoint.h"
 #include "sparsity/sparsity_accumulator.h"
 
@@ -137,7 +138,7 @@ AnalysisResult analyzeSparsity(Workspace& ws, const AnalysisRequest& req, JobCon
                    {"sparsity", optionsJson(req.sparsity).dump()}};
   AnalysisResult result;
   result.run_id = store.createRun(experiment, "sparsity " + req.model, "analysis", params);
-  try {
+  recordRunOutcome(store, result.run_id, [&] {
     sparsity::SparsityAccumulator acc(static_cast<int>(config.num_layers), req.sparsity);
     model::ForwardObserver observer;
     observer.on_mlp = [&](int layer, const at::Tensor& a) { acc.addMlp(layer, a); };
@@ -155,14 +156,7 @@ AnalysisResult analyzeSparsity(Workspace& ws, const AnalysisRequest& req, JobCon
     writeArrays(result.arrays, result.analysis, req.model);
     store.addArtifact(result.run_id, result.arrays, "sparsity");
     storeMetrics(store, result.run_id, result.analysis);
-    store.finishRun(result.run_id, RunStatus::Finished);
-  } catch (const JobCancelled&) {
-    store.finishRun(result.run_id, RunStatus::Killed, "cancelled by the user");
-    throw;
-  } catch (const std::exception& e) {
-    store.finishRun(result.run_id, RunStatus::Failed, e.what());
-    throw;
-  }
+  });
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ctx.progress(1.0, "analysis stored as run " + std::to_string(result.run_id));
   return result;
