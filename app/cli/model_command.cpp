@@ -3,6 +3,7 @@
 
 #include "command.h"
 #include "darkroom/analysis.h"
+#include "darkroom/demo_models.h"
 #include "darkroom/model.h"
 
 namespace darkroom::cli {
@@ -21,11 +22,15 @@ Streams the continuation of the prompt to stdout (KV-cache decoding). --json pri
 with the prompt and new token ids, the text, and prefill/decode timings instead.
 )";
 
-// Demo names resolve to the workspace's trained copies; training happens on first use.
+// Demo names resolve to the workspace's trained copies; training (with a progress bar) happens
+// on first use only.
 static std::filesystem::path modelDir(const Context& ctx, const std::string& model) {
+  if (!isDemoModelName(model)) return model;
   auto ws = Workspace::create(ctx.workspace);
+  if (std::filesystem::exists(demoModelDir(ws, model) / "model.safetensors"))
+    return demoModelDir(ws, model);
   return std::any_cast<std::filesystem::path>(runWithProgress(
-      "model", [&](JobContext& job) -> std::any { return resolveModel(ws, model, job); }));
+      "train " + model, [&](JobContext& job) -> std::any { return resolveModel(ws, model, job); }));
 }
 
 int modelCommand(const Context& ctx, Args& args) {
