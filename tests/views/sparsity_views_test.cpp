@@ -45,6 +45,7 @@ std::mt19937_64& rng() {
 SparsityAnalysis randomAnalysis() {
   std::uniform_real_distribution<float> unit(0.0f, 1.0f);
   SparsityAnalysis a;
+  a.options.attention_threshold = 0.5;  // the masses below are made on this scale
   a.sequences = 4;
   a.tokens = 4 * kTokens;
   for (int l = 0; l < kLayers; ++l) {
