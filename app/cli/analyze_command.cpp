@@ -7,7 +7,7 @@
 namespace darkroom::cli {
 
 static const char* kAnalyzeHelp = R"(usage: darkroom-cli analyze [--model DIR|demo-opt|demo-llama] [--text FILE | --corpus demo]
-                            [--tokens N] [--batch B] [--seq L] [--dtype float32|bfloat16]
+                            [--tokens N] [--batch B] [--seq L] [--dtype float32|bfloat16] [--device cpu|cuda]
                             [--epsilon E] [--mlp-block N] [--block-p P[,P...]]
                             [--attention-block N] [--attention-threshold T] [--json]
 
@@ -54,6 +54,7 @@ int analyzeCommand(const Context& ctx, Args& args) {
   if (auto v = args.option("--batch")) req.batch = parseId(*v, "--batch");
   if (auto v = args.option("--seq")) req.sequence = parseId(*v, "--seq");
   req.dtype = args.option("--dtype", req.dtype);
+  req.device = args.option("--device", req.device);
   if (auto v = args.option("--epsilon")) req.sparsity.epsilon = parseNumber(*v, "--epsilon");
   if (auto v = args.option("--mlp-block")) req.sparsity.mlp_block = parseId(*v, "--mlp-block");
   if (auto v = args.option("--block-p")) req.sparsity.block_p = parseList(*v, "--block-p");

@@ -16,7 +16,7 @@ safetensors headers (the weights are not loaded). --tensors lists every stored t
 
 static const char* kGenerateHelp = R"(usage: darkroom-cli generate --model DIR|demo-opt|demo-llama --prompt TEXT [--max-new N]
                              [--greedy | --temperature T --top-p P] [--seed S]
-                             [--dtype float32|bfloat16] [--json]
+                             [--dtype float32|bfloat16] [--device cpu|cuda] [--json]
 
 Streams the continuation of the prompt to stdout (KV-cache decoding). --json prints one object
 with the prompt and new token ids, the text, and prefill/decode timings instead.
@@ -112,6 +112,7 @@ int generateCommand(const Context& ctx, Args& args) {
   if (auto v = args.option("--top-p")) o.top_p = number(*v, "--top-p");
   if (auto v = args.option("--seed")) o.seed = static_cast<std::uint64_t>(parseId(*v, "--seed"));
   o.dtype = args.option("--dtype", o.dtype);
+  o.device = args.option("--device", o.device);
   bool json = args.flag("--json");
   args.finish();
   auto dir = modelDir(ctx, *model);

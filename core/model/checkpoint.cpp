@@ -104,6 +104,25 @@ Transformer loadCheckpoint(const fs::path& dir, std::optional<at::ScalarType> dt
   }
 }
 
+Transformer loadCheckpointFor(const fs::path& dir, const std::string& dtype,
+                              const std::string& device) {
+  if (dtype != "float32" && dtype != "bfloat16")
+    throw std::invalid_argument("dtype must be float32 or bfloat16, got '" + dtype + "'");
+  at::Device target(at::kCPU);
+  try {
+    target = at::Device(device);
+  } catch (const std::exception&) {
+    throw std::invalid_argument("device must be cpu, cuda or cuda:N, got '" + device + "'");
+  }
+  if (target.is_cuda() && !at::hasCUDA())
+    throw std::invalid_argument("device " + device + " asked for, but this LibTorch has no CUDA "
+                                "(Debian's is CPU-only: build with a CUDA LibTorch through "
+                                "-DTorch_DIR=..., see README)");
+  auto type = dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+  auto model = loadCheckpoint(dir, type);
+  return target.is_cpu() ? model : model.to(type, target);
+}
+
 void saveCheckpoint(const Transformer& model, const fs::path& dir,
                     const std::map<std::string, std::string>& metadata) {
   std::error_code ec;

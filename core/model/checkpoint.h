@@ -18,6 +18,11 @@ std::vector<std::filesystem::path> checkpointFiles(const std::filesystem::path& 
 Transformer loadCheckpoint(const std::filesystem::path& dir,
                            std::optional<at::ScalarType> dtype = std::nullopt);
 
+// The same, with the dtype and device spelled as users do: dtype "float32" or "bfloat16",
+// device "cpu", "cuda" or "cuda:N". Errors say what is accepted, and why CUDA is missing.
+Transformer loadCheckpointFor(const std::filesystem::path& dir, const std::string& dtype,
+                              const std::string& device);
+
 // Writes config.json and model.safetensors (float32, or the weights' own dtype when it is
 // float16/bfloat16) into dir, creating it; each file is replaced atomically.
 void saveCheckpoint(const Transformer& model, const std::filesystem::path& dir,

@@ -36,9 +36,7 @@ GenerateResult generateText(const std::filesystem::path& dir, const std::string&
                             JobContext* ctx) {
   if (o.max_new_tokens < 0) throw std::invalid_argument("max new tokens must not be negative");
   if (o.top_p <= 0 || o.top_p > 1) throw std::invalid_argument("top-p must be in (0, 1]");
-  if (o.dtype != "float32" && o.dtype != "bfloat16")
-    throw std::invalid_argument("dtype must be float32 or bfloat16, got " + o.dtype);
-  auto model = model::loadCheckpoint(dir, o.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat);
+  auto model = model::loadCheckpointFor(dir, o.dtype, o.device);
   const auto& config = model.config();
   auto tokenizer = loadTokenizer(dir);
   GenerateResult result;
@@ -65,7 +63,7 @@ GenerateResult generateText(const std::filesystem::path& dir, const std::string&
   result.prefill_seconds = secondsSince(start);
   auto decode_start = std::chrono::steady_clock::now();
   for (int i = 0; i < o.max_new_tokens && cache.length() < limit; ++i) {
-    auto next = pickToken(logits[0][-1], o, gen);
+    auto next = pickToken(logits[0][-1].cpu(), o, gen);  // the sampler's generator is a CPU one
     if (o.stop_at_eos && config.eos_token_id && next == *config.eos_token_id) break;
     result.new_ids.push_back(std::int32_t(next));
     auto piece = stream.push(std::int32_t(next));

@@ -102,12 +102,9 @@ fs::path resolveModel(Workspace& ws, const std::string& model, JobContext& ctx) 
 AnalysisResult analyzeSparsity(Workspace& ws, const AnalysisRequest& req, JobContext& ctx) {
   if (req.batch < 1 || req.sequence < 2 || req.tokens < req.sequence)
     throw std::invalid_argument("analysis needs batch >= 1, sequence >= 2 and tokens >= sequence");
-  if (req.dtype != "float32" && req.dtype != "bfloat16")
-    throw std::invalid_argument("dtype must be float32 or bfloat16, got " + req.dtype);
   auto start = std::chrono::steady_clock::now();
   auto dir = resolveModel(ws, req.model, ctx);
-  auto dtype = req.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
-  auto model = model::loadCheckpoint(dir, dtype);
+  auto model = model::loadCheckpointFor(dir, req.dtype, req.device);
   const auto& config = model.config();
   if (config.family == ModelFamily::Opt && req.sequence > config.max_positions)
     throw std::invalid_argument("sequence " + std::to_string(req.sequence) +
@@ -135,6 +132,7 @@ AnalysisResult analyzeSparsity(Workspace& ws, const AnalysisRequest& req, JobCon
                    {"batch", std::to_string(req.batch)},
                    {"sequence", std::to_string(req.sequence)},
                    {"dtype", req.dtype},
+                   {"device", req.device},
                    {"sparsity", optionsJson(req.sparsity).dump()}};
   AnalysisResult result;
   result.run_id = store.createRun(experiment, "sparsity " + req.model, "analysis", params);

@@ -244,6 +244,16 @@ TEST(Cli, AnalyzeModelInfoAndGenerateOnADemoModel) {
   EXPECT_EQ(cli({"--workspace", ws, "analyze", "--model", (tmp / "nope").string()}, tmp).code, 1);
   EXPECT_EQ(cli({"--workspace", ws, "analyze", "--block-p", "x"}, tmp).code, 2);
   EXPECT_EQ(cli({"--workspace", ws, "generate", "--model", "demo-opt"}, tmp).code, 2);
+  auto runtime = json::parse(cli({"info", "--json"}, tmp).out);
+  if (!runtime["torch_cuda"].get<bool>()) {
+    auto cuda = cli({"--workspace", ws, "analyze", "--model", "demo-opt", "--device", "cuda"}, tmp);
+    EXPECT_EQ(cuda.code, 1);
+    EXPECT_NE(cuda.err.find("no CUDA"), std::string::npos) << cuda.err;
+  }
+  auto bad_dtype = cli({"--workspace", ws, "generate", "--model", "demo-opt", "--prompt", "a",
+                        "--dtype", "int8"}, tmp);
+  EXPECT_EQ(bad_dtype.code, 1);
+  EXPECT_NE(bad_dtype.err.find("float32 or bfloat16"), std::string::npos) << bad_dtype.err;
   auto too_long = cli({"--workspace", ws, "analyze", "--model", "demo-opt", "--seq", "999"}, tmp);
   EXPECT_EQ(too_long.code, 1);
   EXPECT_NE(too_long.err.find("max_position_embeddings"), std::string::npos) << too_long.err;

@@ -20,6 +20,7 @@ struct AnalysisRequest {
   std::int64_t batch = 8;          // sequences per forward
   std::int64_t sequence = 128;     // tokens per sequence
   std::string dtype = "float32";   // "float32" or "bfloat16"
+  std::string device = "cpu";      // "cpu", "cuda", "cuda:N" (needs a CUDA LibTorch)
   SparsityOptions sparsity;
   std::string experiment = "analysis";  // the experiment the run is filed under
 };

@@ -38,6 +38,7 @@ struct GenerateOptions {
   double top_p = 0.95;
   std::uint64_t seed = 0;
   std::string dtype = "float32";  // or "bfloat16"
+  std::string device = "cpu";     // "cpu", "cuda", "cuda:N" (needs a CUDA LibTorch)
   bool stop_at_eos = true;
 };
 
