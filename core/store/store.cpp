@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <iostream>
 #include <mutex>
+#include <thread>
 
 #include "store/migrations.h"
 #include "store/process_identity.h"
@@ -39,6 +40,28 @@ RunInfo readRun(const sqlite::Stmt& q) {
   return r;
 }
 
+// Switching to WAL needs a moment of exclusive access, and SQLite answers "busy" at once instead
+// of going through the busy handler: when another process is creating the same workspace, wait
+// here for up to ten seconds.
+std::string switchToWal(sqlite::Db& db) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(db.handle(), "PRAGMA journal_mode=WAL", -1, &stmt, nullptr);
+    if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+    std::string mode;
+    if (rc == SQLITE_ROW) {
+      auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+      mode = text ? text : "";
+    }
+    sqlite3_finalize(stmt);
+    if (rc == SQLITE_ROW) return mode;
+    if ((rc & 0xff) != SQLITE_BUSY || std::chrono::steady_clock::now() > deadline)
+      db.fail("`PRAGMA journal_mode=WAL` failed", rc);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 }  // namespace
 
 const char* toString(RunStatus status) { return kStatusNames[static_cast<int>(status)]; }
@@ -63,13 +86,10 @@ Store Store::open(const std::filesystem::path& db_file) {
     throw StoreError(db_file.string() + ": is a folder; expected the workspace's darkroom.db");
   auto impl = std::make_unique<Impl>(db_file);
   // journal_mode is the first statement that reads the file: a non-database fails here.
-  {
-    sqlite::Stmt wal(impl->db, "PRAGMA journal_mode=WAL");
-    wal.step();
-    if (wal.text(0) != "wal")
-      throw StoreError(db_file.string() + ": cannot switch to WAL mode (got '" + wal.text(0) +
-                       "'); is the workspace on a file system without shared memory support?");
-  }
+  auto mode = switchToWal(impl->db);
+  if (mode != "wal")
+    throw StoreError(db_file.string() + ": cannot switch to WAL mode (got '" + mode +
+                     "'); is the workspace on a file system without shared memory support?");
   impl->db.exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL");
   store::migrate(impl->db, store::latestVersion());
   Store store(std::move(impl));
