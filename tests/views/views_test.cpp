@@ -182,6 +182,10 @@ class ViewsTest : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(window.runsPanel()->plot()->graphCount() == 1 &&
                                  window.runsPanel()->plot()->graph(0)->data()->size() == 2,
                              3000);
+    // More points while it runs: the curve grows (only the new points are fetched).
+    live.store().appendMetrics(id, {{"train/loss", 2, 0.8, 0}, {"train/loss", 3, 0.7, 0}});
+    QTRY_VERIFY_WITH_TIMEOUT(window.runsPanel()->plot()->graph(0)->data()->size() == 4, 3000);
+    QCOMPARE((window.runsPanel()->plot()->graph(0)->data()->end() - 1)->value, 0.7);
     live.store().finishRun(id, RunStatus::Finished);
   }
 

@@ -179,7 +179,7 @@ void RunsPanel::refresh() {
   }
   if (any_running) {
     reloadMetricKeys();
-    reloadCurves();
+    reloadCurves(/*only_new_points=*/true);
   } else if (curves_.empty()) {
     replot();
   }
@@ -260,14 +260,19 @@ void RunsPanel::reloadMetricKeys() {
   }
 }
 
-void RunsPanel::reloadCurves() {
-  curves_.clear();
+void RunsPanel::reloadCurves(bool only_new_points) {
+  if (!only_new_points) curves_.clear();
   if (store_) {
     auto keys = checkedKeys();
     for (auto id : selectedRuns())
       for (const auto& key : keys) {
-        auto points = store_->metrics(id, key.toStdString());
-        if (!points.empty()) curves_[{id, key.toStdString()}] = std::move(points);
+        // A live run's curve grows at its end: fetch only the points after the last one held.
+        auto& curve = curves_[{id, key.toStdString()}];
+        std::optional<std::int64_t> after;
+        if (!curve.empty()) after = curve.back().step;
+        auto points = store_->metrics(id, key.toStdString(), after);
+        curve.insert(curve.end(), points.begin(), points.end());
+        if (curve.empty()) curves_.erase({id, key.toStdString()});
       }
   }
   replot();

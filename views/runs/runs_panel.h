@@ -54,7 +54,8 @@ class RunsPanel : public QWidget {
  private:
   void onSelectionChanged();
   void reloadMetricKeys();
-  void reloadCurves();
+  // Re-reads the selected runs' checked metrics; only_new_points appends what was written since.
+  void reloadCurves(bool only_new_points = false);
   void replot();
   void updateParams();
   QStringList checkedKeys() const;
