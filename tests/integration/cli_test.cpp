@@ -23,7 +23,7 @@ struct Result {
 };
 
 std::string slurp(const std::filesystem::path& file) {
-  std::ifstream in(file);
+  std::ifstream in(file, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -257,4 +257,16 @@ TEST(Cli, AnalyzeModelInfoAndGenerateOnADemoModel) {
   auto too_long = cli({"--workspace", ws, "analyze", "--model", "demo-opt", "--seq", "999"}, tmp);
   EXPECT_EQ(too_long.code, 1);
   EXPECT_NE(too_long.err.find("max_position_embeddings"), std::string::npos) << too_long.err;
+}
+
+TEST(Cli, DemoModelsAreTrainedDeterministically) {
+  test::TempDir tmp;
+  for (const char* ws : {"a", "b"})
+    ASSERT_EQ(cli({"--workspace", (tmp / ws).string(), "demo", "--steps", "2"}, tmp).code, 0);
+  for (const char* model : {"demo-opt", "demo-llama"}) {
+    auto a = slurp(tmp / "a" / "models" / model / "model.safetensors");
+    auto b = slurp(tmp / "b" / "models" / model / "model.safetensors");
+    EXPECT_GT(a.size(), 1000000u) << model;
+    EXPECT_TRUE(a == b) << model << ": two trainings from the same seed differ";
+  }
 }
