@@ -250,9 +250,12 @@ void MainWindow::exportSelectedRuns() {
   QString file = QFileDialog::getSaveFileName(this, tr("Export Runs"), "runs.json",
                                               tr("JSON (*.json);;CSV (*.csv)"), &selected_filter);
   if (file.isEmpty()) return;
-  auto format = file.endsWith(".csv", Qt::CaseInsensitive) ? ExportFormat::Csv : ExportFormat::Json;
+  // The extension decides; without one, the filter the user picked does.
+  bool csv = file.endsWith(".csv", Qt::CaseInsensitive) ||
+             (!file.endsWith(".json", Qt::CaseInsensitive) && selected_filter.startsWith("CSV"));
+  auto format = csv ? ExportFormat::Csv : ExportFormat::Json;
+  std::string tmp = file.toStdString() + ".partial";
   try {
-    std::string tmp = file.toStdString() + ".partial";
     {
       std::ofstream out(tmp);
       exportRuns(workspace_->store(), ids, format, out);
@@ -261,6 +264,8 @@ void MainWindow::exportSelectedRuns() {
     std::filesystem::rename(tmp, file.toStdString());
     log_->append(LogPanel::Level::Info, tr("exported %n run(s) to %1", nullptr, int(ids.size())).arg(file));
   } catch (const std::exception& e) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
     QMessageBox::critical(this, tr("Export failed"), QString::fromUtf8(e.what()));
   }
 }

@@ -54,14 +54,26 @@ void Args::finish() const {
   if (!words_.empty()) throw UsageError("unexpected argument '" + words_.front() + "'");
 }
 
-std::int64_t parseId(const std::string& text, const std::string& what) {
+static std::optional<long long> wholeNumber(const std::string& text) {
   try {
     std::size_t used = 0;
     long long v = std::stoll(text, &used);
-    if (used == text.size() && v > 0) return v;
+    if (used == text.size()) return v;
   } catch (const std::exception&) {
   }
-  throw UsageError(what + " must be a positive number, got '" + text + "'");
+  return std::nullopt;
+}
+
+std::int64_t parseId(const std::string& text, const std::string& what) {
+  auto v = wholeNumber(text);
+  if (!v || *v <= 0) throw UsageError(what + " must be a positive number, got '" + text + "'");
+  return *v;
+}
+
+std::int64_t parseCount(const std::string& text, const std::string& what) {
+  auto v = wholeNumber(text);
+  if (!v || *v < 0) throw UsageError(what + " must be a number >= 0, got '" + text + "'");
+  return *v;
 }
 
 }  // namespace darkroom::cli

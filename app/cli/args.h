@@ -36,6 +36,7 @@ class Args {
   std::vector<std::string> words_;
 };
 
-std::int64_t parseId(const std::string& text, const std::string& what);
+std::int64_t parseId(const std::string& text, const std::string& what);     // > 0
+std::int64_t parseCount(const std::string& text, const std::string& what);  // >= 0
 
 }  // namespace darkroom::cli

@@ -7,7 +7,15 @@
 namespace darkroom::cli {
 namespace {
 volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void onInterrupt(int) { g_interrupted = 1; }
+// The first Ctrl-C asks the job to stop at its next progress point; a second one, for work
+// that cannot stop soon (loading a large model), ends the process at once.
+extern "C" void onInterrupt(int) {
+  if (g_interrupted) {
+    std::signal(SIGINT, SIG_DFL);
+    std::raise(SIGINT);
+  }
+  g_interrupted = 1;
+}
 }  // namespace
 
 std::any runWithProgress(const std::string& title, JobFunction work) {
@@ -27,7 +35,7 @@ std::any runWithProgress(const std::string& title, JobFunction work) {
   while (queue.wait(id, std::chrono::milliseconds(50)) == JobState::Queued) {
     if (g_interrupted && !asked_to_cancel) {
       asked_to_cancel = true;
-      std::fprintf(stderr, "\n%s: cancelling (Ctrl-C)...\n", title.c_str());
+      std::fprintf(stderr, "\n%s: cancelling (Ctrl-C again to quit at once)...\n", title.c_str());
       queue.cancel(id);
     }
   }

@@ -27,8 +27,7 @@ with the prompt and new token ids, the text, and prefill/decode timings instead.
 static std::filesystem::path modelDir(const Context& ctx, const std::string& model) {
   if (!isDemoModelName(model)) return model;
   auto ws = Workspace::create(ctx.workspace);
-  if (std::filesystem::exists(demoModelDir(ws, model) / "model.safetensors"))
-    return demoModelDir(ws, model);
+  if (isDemoModelTrained(ws, model)) return demoModelDir(ws, model);
   return std::any_cast<std::filesystem::path>(runWithProgress(
       "train " + model, [&](JobContext& job) -> std::any { return resolveModel(ws, model, job); }));
 }
@@ -97,7 +96,7 @@ int generateCommand(const Context& ctx, Args& args) {
   auto prompt = args.option("--prompt");
   if (!model || !prompt) throw UsageError("generate needs --model and --prompt");
   GenerateOptions o;
-  if (auto v = args.option("--max-new")) o.max_new_tokens = static_cast<int>(parseId(*v, "--max-new"));
+  if (auto v = args.option("--max-new")) o.max_new_tokens = static_cast<int>(parseCount(*v, "--max-new"));
   o.greedy = args.flag("--greedy");
   auto number = [](const std::string& text, const char* what) {
     try {
@@ -110,7 +109,7 @@ int generateCommand(const Context& ctx, Args& args) {
   };
   if (auto v = args.option("--temperature")) o.temperature = number(*v, "--temperature");
   if (auto v = args.option("--top-p")) o.top_p = number(*v, "--top-p");
-  if (auto v = args.option("--seed")) o.seed = static_cast<std::uint64_t>(parseId(*v, "--seed"));
+  if (auto v = args.option("--seed")) o.seed = static_cast<std::uint64_t>(parseCount(*v, "--seed"));
   o.dtype = args.option("--dtype", o.dtype);
   o.device = args.option("--device", o.device);
   bool json = args.flag("--json");

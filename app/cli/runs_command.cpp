@@ -102,14 +102,20 @@ static int exportRunsCommand(const Context& ctx, Args& args) {
   }
   // Write beside the target and rename, so a failed export never leaves half a file behind.
   std::string tmp = *output + ".partial";
-  {
-    std::ofstream out(tmp);
-    if (!out) throw std::runtime_error(tmp + ": cannot open for writing");
-    exportRuns(ws.store(), ids, format, out);
-    out.flush();
-    if (!out) throw std::runtime_error(tmp + ": write failed (disk full?)");
+  try {
+    {
+      std::ofstream out(tmp);
+      if (!out) throw std::runtime_error(tmp + ": cannot open for writing");
+      exportRuns(ws.store(), ids, format, out);
+      out.flush();
+      if (!out) throw std::runtime_error(tmp + ": write failed (disk full?)");
+    }
+    std::filesystem::rename(tmp, *output);
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw;
   }
-  std::filesystem::rename(tmp, *output);
   std::fprintf(stderr, "wrote %s\n", output->c_str());
   return 0;
 }

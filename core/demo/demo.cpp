@@ -65,7 +65,7 @@ DemoResult createDemo(Workspace& ws, JobContext& ctx, const DemoOptions& opt) {
   if (!opt.force && std::filesystem::exists(result.report)) {
     bool complete = true;
     for (const auto& name : names)
-      complete = complete && std::filesystem::exists(demoModelDir(ws, name) / "model.safetensors");
+      complete = complete && isDemoModelTrained(ws, name);
     std::vector<std::int64_t> runs;
     std::size_t analyses = 0;
     for (const auto& r : ws.store().runs()) {

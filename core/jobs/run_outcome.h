@@ -13,7 +13,7 @@ void recordRunOutcome(Store& store, std::int64_t run_id, Work&& work) {
   try {
     work();
   } catch (const JobCancelled&) {
-    store.finishRun(run_id, RunStatus::Killed, "cancelled by the user");
+    store.finishRun(run_id, RunStatus::Killed, "cancelled (by the user, or by a newer request)");
     throw;
   } catch (const std::exception& e) {
     store.finishRun(run_id, RunStatus::Failed, e.what());

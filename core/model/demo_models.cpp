@@ -3,6 +3,10 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/optim/adamw.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 
@@ -60,8 +64,9 @@ fs::path demoModelDir(const Workspace& ws, const std::string& name) {
 
 namespace {
 
-// GPT-2-style initialisation: N(0, 0.02) matrices, zero biases, unit norms.
-model::Weights initialWeights(const ModelConfig& config) {
+// GPT-2-style initialisation: N(0, 0.02) matrices, zero biases, unit norms. The generator is
+// the trainer's own, so concurrent trainings do not interleave their random draws.
+model::Weights initialWeights(const ModelConfig& config, at::Generator& gen) {
   model::Weights w;
   for (const auto& spec : model::expectedTensors(config)) {
     const auto& n = spec.name;
@@ -71,7 +76,7 @@ model::Weights initialWeights(const ModelConfig& config) {
     else if (is_norm)
       w[n] = at::ones(spec.shape);
     else
-      w[n] = at::randn(spec.shape) * 0.02;
+      w[n] = at::randn(spec.shape, gen) * 0.02;
   }
   return w;
 }
@@ -105,12 +110,35 @@ bool trainedCheckpointExists(const fs::path& dir) {
          fs::exists(dir / "tokenizer.json");
 }
 
+// An exclusive flock on models/<name>.lock for as long as it lives.
+class TrainingLock {
+ public:
+  explicit TrainingLock(const fs::path& dir) {
+    fs::create_directories(dir.parent_path());
+    auto file = dir.parent_path() / (dir.filename().string() + ".lock");
+    fd_ = ::open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw std::runtime_error(file.string() + ": cannot open the training lock");
+    ::flock(fd_, LOCK_EX);
+  }
+  ~TrainingLock() { ::close(fd_); }  // closing releases the lock
+  TrainingLock(const TrainingLock&) = delete;
+  TrainingLock& operator=(const TrainingLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 }  // namespace
+
+bool isDemoModelTrained(const Workspace& ws, const std::string& name) {
+  return trainedCheckpointExists(demoModelDir(ws, name));
+}
 
 DemoModelResult trainDemoModel(Workspace& ws, const std::string& name,
                                const DemoTrainOptions& opt, JobContext& ctx) {
   auto config = demoModelConfig(name);
   DemoModelResult result{name, demoModelDir(ws, name), 0, 0, false};
+  TrainingLock lock(result.dir);
   if (!opt.force && trainedCheckpointExists(result.dir)) {
     result.reused = true;
     return result;
@@ -118,11 +146,10 @@ DemoModelResult trainDemoModel(Workspace& ws, const std::string& name,
   if (opt.steps < 1 || opt.batch < 1 || opt.sequence < 2 || opt.sequence > config.max_positions)
     throw std::invalid_argument("demo training needs steps >= 1, batch >= 1 and 2 <= sequence <= " +
                                 std::to_string(config.max_positions));
-  at::manual_seed(opt.seed);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(opt.seed);
   auto train = bytesTensor(syntheticCorpus(opt.seed, 400000));
   auto eval = bytesTensor(syntheticCorpus(opt.seed + 1000, 20000));
-  auto weights = initialWeights(config);
+  auto weights = initialWeights(config, gen);
   std::vector<at::Tensor> params;
   for (auto& [n, t] : weights) params.push_back(t.requires_grad_());
   model::Transformer model(config, weights);

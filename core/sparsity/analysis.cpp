@@ -114,8 +114,11 @@ AnalysisResult analyzeSparsity(Workspace& ws, const AnalysisRequest& req, JobCon
   std::string text = req.text_file.empty() ? syntheticCorpus(4242, std::size_t(req.tokens) * 8)
                                            : readText(req.text_file);
   auto ids = tokenizer->encode(text);
-  const std::int64_t sequences = std::min<std::int64_t>(req.tokens / req.sequence,
-                                                        std::int64_t(ids.size()) / req.sequence);
+  std::int64_t sequences = std::min<std::int64_t>(req.tokens / req.sequence,
+                                                  std::int64_t(ids.size()) / req.sequence);
+  // Whole batches only: the block rules and the attention threshold are per batch, and a
+  // short last batch would weigh as much as a full one with a fraction of its tokens.
+  if (sequences >= req.batch) sequences -= sequences % req.batch;
   if (sequences < 1)
     throw std::invalid_argument("the calibration text has " + std::to_string(ids.size()) +
                                 " tokens, fewer than one sequence of " +
@@ -153,10 +156,10 @@ AnalysisResult analyzeSparsity(Workspace& ws, const AnalysisRequest& req, JobCon
     result.arrays = ws.runDir(result.run_id) / kArraysFile;
     writeArrays(result.arrays, result.analysis, req.model);
     store.addArtifact(result.run_id, result.arrays, "sparsity");
+    ctx.progress(1.0, "storing analysis run " + std::to_string(result.run_id));
     storeMetrics(store, result.run_id, result.analysis);
   });
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ctx.progress(1.0, "analysis stored as run " + std::to_string(result.run_id));
   return result;
 }
 

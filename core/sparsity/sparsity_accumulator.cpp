@@ -56,9 +56,7 @@ void SparsityAccumulator::addMlp(int layer, const at::Tensor& activation) {
   l.aggregated_sequence_sum += inactive.all(1).to(at::kDouble).mean(-1).sum().item<double>();
   l.tokens += a.size(0) * a.size(1);
   l.sequences += a.size(0);
-  auto everywhere = inactive.all(1).all(0);
-  l.inactive_everywhere = l.inactive_everywhere.defined() ? l.inactive_everywhere & everywhere
-                                                          : everywhere;
+  l.aggregated_batch_sum += inactive.all(1).all(0).to(at::kDouble).mean().item<double>();
   auto active = (~inactive).sum(at::IntArrayRef{0, 1});
   l.active_count = l.active_count.defined() ? l.active_count + active : active;
   l.block_sparsity_sum.resize(options_.block_p.size());
@@ -104,7 +102,7 @@ SparsityAnalysis SparsityAccumulator::finish() const {
     s.layer = static_cast<int>(i);
     s.mlp_per_token = l.per_token_sum / double(l.tokens);
     s.mlp_aggregated_sequence = l.aggregated_sequence_sum / double(l.sequences);
-    s.mlp_aggregated_batch = l.inactive_everywhere.to(at::kDouble).mean().item<double>();
+    s.mlp_aggregated_batch = l.aggregated_batch_sum / double(l.batches);
     for (double sum : l.block_sparsity_sum) s.mlp_block_sparsity.push_back(sum / double(l.batches));
     if (l.attention_batches > 0) {
       s.attention_kept_per_head = l.kept_per_head_sum / double(l.attention_batches);

@@ -34,9 +34,8 @@ class SparsityAccumulator {
 
  private:
   struct Layer {
-    double per_token_sum = 0, aggregated_sequence_sum = 0;
+    double per_token_sum = 0, aggregated_sequence_sum = 0, aggregated_batch_sum = 0;
     std::int64_t tokens = 0, sequences = 0, batches = 0;
-    at::Tensor inactive_everywhere;  // [neurons] bool
     at::Tensor active_count;         // [neurons] int64
     std::vector<double> block_sparsity_sum;
     at::Tensor sample;               // [length, neurons] |a| of the first sequence

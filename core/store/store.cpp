@@ -112,13 +112,15 @@ int Store::schemaVersion() const {
 std::int64_t Store::ensureExperiment(const std::string& name, const std::string& description) {
   if (name.empty()) throw StoreError("experiment name must not be empty");
   std::lock_guard lock(impl_->mutex);
+  // One statement, so two processes creating the same experiment at once both succeed.
+  sqlite::Stmt add(impl_->db,
+                   "INSERT INTO experiments(name, description, created_at) VALUES (?, ?, ?) "
+                   "ON CONFLICT(name) DO NOTHING");
+  add.bind(1, name).bind(2, description).bind(3, nowSeconds()).run();
   sqlite::Stmt find(impl_->db, "SELECT id FROM experiments WHERE name = ?");
   find.bind(1, name);
-  if (find.step()) return find.int64(0);
-  sqlite::Stmt add(impl_->db,
-                   "INSERT INTO experiments(name, description, created_at) VALUES (?, ?, ?)");
-  add.bind(1, name).bind(2, description).bind(3, nowSeconds()).run();
-  return impl_->db.lastInsertId();
+  find.step();
+  return find.int64(0);
 }
 
 std::vector<Experiment> Store::experiments() const {

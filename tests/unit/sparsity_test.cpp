@@ -103,3 +103,14 @@ TEST(Sparsity, AggregationNeverExceedsPerTokenSparsity) {
   EXPECT_EQ(r.sample_magnitude.cols, layers * neurons);
   EXPECT_EQ(static_cast<int>(r.attention_mass.size()), layers * 2);
 }
+
+TEST(Sparsity, BatchAggregationIsPerBatchAndAveraged) {
+  // Batch 1 leaves neurons 2 and 3 silent (0.5); batch 2 leaves only neuron 3 silent (0.25).
+  auto first = at::zeros({1, 2, 4}), second = at::zeros({1, 2, 4});
+  first[0][0][0] = 1.0; first[0][1][1] = 1.0;
+  second[0][0][0] = 1.0; second[0][0][1] = 1.0; second[0][1][2] = 1.0;
+  SparsityAccumulator acc(1, SparsityOptions{});
+  acc.addMlp(0, first);
+  acc.addMlp(0, second);
+  EXPECT_DOUBLE_EQ(acc.finish().layers[0].mlp_aggregated_batch, (0.5 + 0.25) / 2);
+}

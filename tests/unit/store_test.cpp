@@ -249,3 +249,18 @@ TEST(Workspace, OpenExplainsHowToCreateOne) {
   EXPECT_TRUE(Workspace::exists(dir / "ws"));
   EXPECT_NO_THROW(Workspace::open(dir / "ws"));
 }
+
+TEST(Store, TwoConnectionsCreatingTheSameExperimentAgreeOnIt) {
+  test::TempDir dir;
+  auto a = Store::open(dir / "darkroom.db");
+  auto b = Store::open(dir / "darkroom.db");
+  for (int round = 0; round < 20; ++round) {
+    std::string name = "shared-" + std::to_string(round);
+    std::int64_t from_a = 0, from_b = 0;
+    std::thread t([&] { from_b = b.ensureExperiment(name); });
+    from_a = a.ensureExperiment(name);
+    t.join();
+    EXPECT_EQ(from_a, from_b);
+  }
+  EXPECT_EQ(a.experiments().size(), 20u);
+}

@@ -40,7 +40,11 @@ struct DemoModelResult {
 // tokenizer.json).
 std::filesystem::path demoModelDir(const Workspace& workspace, const std::string& name);
 
-// Trains (or reuses) one demo model; the training curve is recorded as a run of the
+// Whether the folder holds a complete trained demo model (weights, config and tokenizer).
+bool isDemoModelTrained(const Workspace& workspace, const std::string& name);
+
+// Trains (or reuses) one demo model; two trainers of the same model (two processes, or two
+// jobs) take turns on a lock file, and the second reuses what the first wrote. the training curve is recorded as a run of the
 // "demo-models" experiment.
 DemoModelResult trainDemoModel(Workspace& workspace, const std::string& name,
                                const DemoTrainOptions& options, JobContext& ctx);

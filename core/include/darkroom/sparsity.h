@@ -24,7 +24,7 @@ struct LayerSparsity {
   int layer = 0;
   double mlp_per_token = 0;           // mean over tokens of the fraction of inactive neurons
   double mlp_aggregated_sequence = 0; // mean over sequences: inactive for every token of it
-  double mlp_aggregated_batch = 0;    // inactive for every token of every sequence
+  double mlp_aggregated_batch = 0;    // mean over batches: inactive for every token of it
   std::vector<double> mlp_block_sparsity;  // per SparsityOptions::block_p: inactive blocks
   double attention_kept_per_head = 0;  // mean over heads of the kept causal-block fraction
   double attention_kept_shared = 0;    // one layout for all heads (union of the heads' blocks)
