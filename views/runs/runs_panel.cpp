@@ -249,6 +249,7 @@ void RunsPanel::reloadMetricKeys() {
     auto find = [&](auto pred) { return std::find_if(wanted.begin(), wanted.end(), pred); };
     auto pick = find([](const QString& k) { return k.contains("train") && k.contains("loss"); });
     if (pick == wanted.end()) pick = find([](const QString& k) { return k.contains("loss"); });
+    if (pick == wanted.end()) pick = find([](const QString& k) { return k.contains("per_token"); });
     checked << (pick != wanted.end() ? *pick : wanted.front());
   }
   QSignalBlocker block(metric_list_);
@@ -302,7 +303,6 @@ void RunsPanel::replot() {
   }
   plot_stack_->setCurrentWidget(plot_);
   const bool log = log_scale_->isChecked();
-  const double weight = smoothing_->value() / 100.0;
   std::map<std::int64_t, QString> run_names;
   bool all_analyses = true;  // their metrics are per layer, not per step
   for (auto id : selectedRuns())
@@ -311,6 +311,9 @@ void RunsPanel::replot() {
       all_analyses = all_analyses && r->kind == "analysis";
     }
   plot_->xAxis->setLabel(all_analyses ? tr("layer") : tr("step"));
+  // Smoothing across layers would blend different layers' numbers: only curves over steps.
+  const double weight = all_analyses ? 0.0 : smoothing_->value() / 100.0;
+  smoothing_->setEnabled(!all_analyses);
   int series = 0;
   for (const auto& [id_key, points] : curves_) {
     QVector<double> x, y;
