@@ -12,7 +12,6 @@
 #include <QScrollArea>
 #include <QSettings>
 #include <QStatusBar>
-#include <fstream>
 
 #include "darkroom/demo.h"
 #include "darkroom/run_export.h"
@@ -254,18 +253,10 @@ void MainWindow::exportSelectedRuns() {
   bool csv = file.endsWith(".csv", Qt::CaseInsensitive) ||
              (!file.endsWith(".json", Qt::CaseInsensitive) && selected_filter.startsWith("CSV"));
   auto format = csv ? ExportFormat::Csv : ExportFormat::Json;
-  std::string tmp = file.toStdString() + ".partial";
   try {
-    {
-      std::ofstream out(tmp);
-      exportRuns(workspace_->store(), ids, format, out);
-      if (!out.flush()) throw std::runtime_error(tmp + ": write failed");
-    }
-    std::filesystem::rename(tmp, file.toStdString());
+    exportRunsToFile(workspace_->store(), ids, format, file.toStdString());
     log_->append(LogPanel::Level::Info, tr("exported %n run(s) to %1", nullptr, int(ids.size())).arg(file));
   } catch (const std::exception& e) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
     QMessageBox::critical(this, tr("Export failed"), QString::fromUtf8(e.what()));
   }
 }

@@ -18,31 +18,6 @@ artifacts/run-N/sparsity.safetensors). A demo model is trained first if the work
 Defaults: demo-opt, the synthetic corpus, 4096 tokens, batch 8, sequence 128.
 )";
 
-static std::vector<double> parseList(const std::string& text, const std::string& what) {
-  std::vector<double> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    auto end = text.find(',', start);
-    auto item = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    try {
-      std::size_t used = 0;
-      out.push_back(std::stod(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      throw UsageError(what + " expects numbers separated by commas, got '" + text + "'");
-    }
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return out;
-}
-
-static double parseNumber(const std::string& text, const std::string& what) {
-  auto values = parseList(text, what);
-  if (values.size() != 1) throw UsageError(what + " expects one number");
-  return values[0];
-}
-
 int analyzeCommand(const Context& ctx, Args& args) {
   if (args.flag("--help")) return std::printf("%s", kAnalyzeHelp), 0;
   AnalysisRequest req;
@@ -57,7 +32,7 @@ int analyzeCommand(const Context& ctx, Args& args) {
   req.device = args.option("--device", req.device);
   if (auto v = args.option("--epsilon")) req.sparsity.epsilon = parseNumber(*v, "--epsilon");
   if (auto v = args.option("--mlp-block")) req.sparsity.mlp_block = parseId(*v, "--mlp-block");
-  if (auto v = args.option("--block-p")) req.sparsity.block_p = parseList(*v, "--block-p");
+  if (auto v = args.option("--block-p")) req.sparsity.block_p = parseNumbers(*v, "--block-p");
   if (auto v = args.option("--attention-block")) req.sparsity.attention_block = parseId(*v, "--attention-block");
   if (auto v = args.option("--attention-threshold"))
     req.sparsity.attention_threshold = parseNumber(*v, "--attention-threshold");

@@ -76,4 +76,30 @@ std::int64_t parseCount(const std::string& text, const std::string& what) {
   return *v;
 }
 
+double parseNumber(const std::string& text, const std::string& what) {
+  try {
+    std::size_t used = 0;
+    double v = std::stod(text, &used);
+    if (used == text.size()) return v;
+  } catch (const std::exception&) {
+  }
+  throw UsageError(what + " expects a number, got '" + text + "'");
+}
+
+std::vector<double> parseNumbers(const std::string& text, const std::string& what) {
+  std::vector<double> out;
+  std::size_t start = 0;
+  for (;;) {
+    auto end = text.find(',', start);
+    auto item = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    try {
+      out.push_back(parseNumber(item, what));
+    } catch (const UsageError&) {
+      throw UsageError(what + " expects numbers separated by commas, got '" + text + "'");
+    }
+    if (end == std::string::npos) return out;
+    start = end + 1;
+  }
+}
+
 }  // namespace darkroom::cli

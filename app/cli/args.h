@@ -38,5 +38,7 @@ class Args {
 
 std::int64_t parseId(const std::string& text, const std::string& what);     // > 0
 std::int64_t parseCount(const std::string& text, const std::string& what);  // >= 0
+double parseNumber(const std::string& text, const std::string& what);
+std::vector<double> parseNumbers(const std::string& text, const std::string& what);  // "a,b,c"
 
 }  // namespace darkroom::cli

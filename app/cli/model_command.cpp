@@ -98,17 +98,8 @@ int generateCommand(const Context& ctx, Args& args) {
   GenerateOptions o;
   if (auto v = args.option("--max-new")) o.max_new_tokens = static_cast<int>(parseCount(*v, "--max-new"));
   o.greedy = args.flag("--greedy");
-  auto number = [](const std::string& text, const char* what) {
-    try {
-      std::size_t used = 0;
-      double v = std::stod(text, &used);
-      if (used == text.size()) return v;
-    } catch (const std::exception&) {
-    }
-    throw UsageError(std::string(what) + " expects a number, got '" + text + "'");
-  };
-  if (auto v = args.option("--temperature")) o.temperature = number(*v, "--temperature");
-  if (auto v = args.option("--top-p")) o.top_p = number(*v, "--top-p");
+  if (auto v = args.option("--temperature")) o.temperature = parseNumber(*v, "--temperature");
+  if (auto v = args.option("--top-p")) o.top_p = parseNumber(*v, "--top-p");
   if (auto v = args.option("--seed")) o.seed = static_cast<std::uint64_t>(parseCount(*v, "--seed"));
   o.dtype = args.option("--dtype", o.dtype);
   o.device = args.option("--device", o.device);

@@ -1,5 +1,4 @@
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -100,22 +99,7 @@ static int exportRunsCommand(const Context& ctx, Args& args) {
     exportRuns(ws.store(), ids, format, std::cout);
     return 0;
   }
-  // Write beside the target and rename, so a failed export never leaves half a file behind.
-  std::string tmp = *output + ".partial";
-  try {
-    {
-      std::ofstream out(tmp);
-      if (!out) throw std::runtime_error(tmp + ": cannot open for writing");
-      exportRuns(ws.store(), ids, format, out);
-      out.flush();
-      if (!out) throw std::runtime_error(tmp + ": write failed (disk full?)");
-    }
-    std::filesystem::rename(tmp, *output);
-  } catch (...) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw;
-  }
+  exportRunsToFile(ws.store(), ids, format, *output);
   std::fprintf(stderr, "wrote %s\n", output->c_str());
   return 0;
 }

@@ -1,6 +1,7 @@
 #include "darkroom/run_export.h"
 
 #include <cmath>
+#include <fstream>
 #include <iomanip>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -101,6 +102,25 @@ void exportRuns(const Store& store, const std::vector<std::int64_t>& ids, Export
     doc["runs"].push_back(std::move(j));
   }
   out << doc.dump(2) << '\n';
+}
+
+void exportRunsToFile(const Store& store, const std::vector<std::int64_t>& ids,
+                      ExportFormat format, const std::filesystem::path& file) {
+  auto tmp = file;
+  tmp += ".partial";
+  try {
+    {
+      std::ofstream out(tmp);
+      if (!out) throw StoreError(tmp.string() + ": cannot open for writing");
+      exportRuns(store, ids, format, out);
+      if (!out.flush()) throw StoreError(tmp.string() + ": write failed (disk full?)");
+    }
+    std::filesystem::rename(tmp, file);
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw;
+  }
 }
 
 }  // namespace darkroom

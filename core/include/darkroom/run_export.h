@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <ostream>
 #include <vector>
 
@@ -18,6 +19,11 @@ enum class ExportFormat { Json, Csv };
 // Writes the given runs (all runs when ids is empty). Throws StoreError for an unknown id.
 void exportRuns(const Store& store, const std::vector<std::int64_t>& ids, ExportFormat format,
                 std::ostream& out);
+
+// The same into a file, written beside it and renamed into place: a failed export leaves no
+// half-written file (and whatever was at `file` before stays as it was).
+void exportRunsToFile(const Store& store, const std::vector<std::int64_t>& ids,
+                      ExportFormat format, const std::filesystem::path& file);
 
 // A run's summary as one JSON object (no metric points: their keys and counts), as printed by
 // `runs list --json` and `runs show --json`.
