@@ -1,0 +1,43 @@
+#include "darkroom/kernels/backend.h"
+
+#include "darkroom/kernels/cuda_device.h"
+
+namespace darkroom::kernels {
+
+const char* backendName(Backend backend) {
+  switch (backend) {
+    case Backend::Reference: return "reference";
+    case Backend::Cpu: return "cpu-avx2";
+    case Backend::Cuda: return "cuda";
+  }
+  return "unknown";
+}
+
+bool backendAvailable(Backend backend, std::string* why) {
+  auto no = [&](std::string reason) {
+    if (why) *why = std::move(reason);
+    return false;
+  };
+  switch (backend) {
+    case Backend::Reference:
+      return true;
+    case Backend::Cpu:
+      __builtin_cpu_init();
+      if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return no("this CPU has no AVX2/FMA; use the reference back end");
+      return true;
+    case Backend::Cuda: {
+      auto devices = cudaDevices();
+      if (!devices.built) return no("this build has no CUDA kernels (nvcc was not found)");
+      if (devices.count == 0) return no(devices.status);
+      return true;
+    }
+  }
+  return no("unknown back end");
+}
+
+Backend bestHostBackend() {
+  return backendAvailable(Backend::Cpu) ? Backend::Cpu : Backend::Reference;
+}
+
+}  // namespace darkroom::kernels

@@ -1,0 +1,23 @@
+// Which implementation of a kernel runs. Every kernel has a scalar reference; the CPU back end is
+// AVX2+FMA with threads and needs a CPU that has them; CUDA needs a build with nvcc and a GPU.
+// Asking for a back end that cannot run throws KernelUnavailable: nothing falls back silently.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace darkroom::kernels {
+
+enum class Backend { Reference, Cpu, Cuda };
+
+struct KernelUnavailable : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+const char* backendName(Backend backend);
+// Whether `backend` can run in this process, and if not, why ("this CPU has no AVX2", ...).
+bool backendAvailable(Backend backend, std::string* why = nullptr);
+// The fastest back end for host memory: Cpu when available, else Reference.
+Backend bestHostBackend();
+
+}  // namespace darkroom::kernels
