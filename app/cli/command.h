@@ -28,6 +28,7 @@ int infoCommand(const Context& ctx, Args& args);
 int analyzeCommand(const Context& ctx, Args& args);
 int modelCommand(const Context& ctx, Args& args);
 int generateCommand(const Context& ctx, Args& args);
+int finetuneCommand(const Context& ctx, Args& args);
 
 // Prints rows as an aligned text table.
 void printTable(const std::vector<std::string>& header,

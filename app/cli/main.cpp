@@ -19,6 +19,7 @@ commands:
   model info            a model folder's family, shapes, parameters, tokenizer
   analyze               activation sparsity of a model on calibration text
   generate              continue a prompt with a model (streams the text)
+  finetune              LoRA / Adapter / BitFit fine-tuning, dense or sparse; resume, export
   info                  the compute runtime: LibTorch, CUDA
 
 options:
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
     if (*command == "analyze") return analyzeCommand(ctx, args);
     if (*command == "model") return modelCommand(ctx, args);
     if (*command == "generate") return generateCommand(ctx, args);
+    if (*command == "finetune") return finetuneCommand(ctx, args);
     throw UsageError("unknown command '" + *command + "'");
   } catch (const UsageError& e) {
     std::fprintf(stderr, "darkroom-cli: %s\nRun `darkroom-cli --help` for usage.\n", e.what());
