@@ -16,6 +16,7 @@
 #include "darkroom/demo.h"
 #include "darkroom/run_export.h"
 #include "darkroom/workspace.h"
+#include "finetune/finetune_panel.h"
 #include "imgui/engine_panel.h"
 #include "jobs/job_bridge.h"
 #include "log/log_panel.h"
@@ -76,6 +77,15 @@ void MainWindow::buildDocks() {
   auto* sparsity_dock =
       addDock(sparsity_scroll, tr("Sparsity"), "dock.sparsity", Qt::BottomDockWidgetArea);
   tabifyDockWidget(log_dock, sparsity_dock);
+  finetune_ = new FinetunePanel(jobs_);
+  finetune_->setMinimumSize(1100, 640);  // form beside six charts; below that, scroll
+  auto* finetune_scroll = new QScrollArea;
+  finetune_scroll->setWidget(finetune_);
+  finetune_scroll->setWidgetResizable(true);
+  finetune_scroll->setFrameShape(QFrame::NoFrame);
+  auto* finetune_dock =
+      addDock(finetune_scroll, tr("Fine-tune"), "dock.finetune", Qt::BottomDockWidgetArea);
+  tabifyDockWidget(log_dock, finetune_dock);
   // Selecting one analysis run shows it; the newest request wins (job supersession).
   connect(runs_, &RunsPanel::selectionChanged, this, [this](const std::vector<std::int64_t>& ids) {
     if (ids.size() != 1 || !workspace_) return;
@@ -170,8 +180,10 @@ bool MainWindow::openWorkspace(const QString& path, bool create, QString* error)
     auto root = std::filesystem::path(path.toStdString());
     auto ws = std::make_unique<Workspace>(create ? Workspace::create(root) : Workspace::open(root));
     runs_->setStore(nullptr);
+    finetune_->setWorkspace(nullptr);
     workspace_ = std::move(ws);
     runs_->setStore(&workspace_->store());
+    finetune_->setWorkspace(workspace_.get());
     workspace_label_->setText(tr("Workspace: %1").arg(QString::fromStdString(workspace_->root().string())));
     setWindowTitle(tr("Darkroom — %1").arg(QString::fromStdString(workspace_->root().filename().string())));
     QSettings().setValue("workspace/last", QString::fromStdString(workspace_->root().string()));
@@ -266,6 +278,7 @@ void MainWindow::setTheme(Theme theme) {
   applyTheme(*qApp, theme);
   runs_->applyTheme();
   sparsity_->applyTheme();
+  finetune_->applyTheme();
   if (engine_) engine_->setDarkStyle(theme == Theme::Dark);
   for (auto* action : findChildren<QAction*>())
     if (action->isCheckable() && action->data().toString().size())

@@ -16,6 +16,7 @@ class Workspace;
 namespace darkroom::views {
 
 class EnginePanel;
+class FinetunePanel;
 class JobBridge;
 class LogPanel;
 class RunsPanel;
@@ -49,6 +50,7 @@ class MainWindow : public QMainWindow {
   LogPanel* logPanel() const { return log_; }
   EnginePanel* enginePanel() const { return engine_; }  // nullptr without OpenGL
   SparsityPanel* sparsityPanel() const { return sparsity_; }
+  FinetunePanel* finetunePanel() const { return finetune_; }
   JobBridge* jobs() const { return jobs_; }
 
  protected:
@@ -68,6 +70,7 @@ class MainWindow : public QMainWindow {
   LogPanel* log_;
   EnginePanel* engine_ = nullptr;
   SparsityPanel* sparsity_;
+  FinetunePanel* finetune_;
   QLabel* workspace_label_;
   QLabel* jobs_label_;
   QByteArray default_state_;

@@ -33,12 +33,6 @@ PlannedPanel::PlannedPanel(const PlannedPanelSpec& spec, QWidget* parent)
 
 std::vector<PlannedPanelSpec> plannedPanels() {
   return {
-      {QObject::tr("Fine-tune"),
-       QObject::tr("Launch dense and Long Exposure (sparse) PEFT runs and compare them live."),
-       {QObject::tr("a launcher for LoRA / Adapter / BitFit with thresholds and predictors"),
-        QObject::tr("live loss, step time, tokens/s and sparsity curves"),
-        QObject::tr("dense vs sparse overlay with the measured speed-up")},
-       "darkroom-cli finetune"},
       {QObject::tr("Placement"),
        QObject::tr("Place FFN neurons in flash by co-activation (Neuralink) and replay real I/O."),
        {QObject::tr("co-activation matrices in original and placement order"),

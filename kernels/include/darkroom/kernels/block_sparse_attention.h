@@ -30,13 +30,37 @@ struct AttentionLayout {
   std::int64_t nnz = 0;                   // row_ptr[heads * nb], known to the caller
 };
 
+// Query (and key) blocks per head: ceil(length / block).
+inline std::int64_t attentionBlockCount(const AttentionLayout& layout) {
+  return (layout.length + layout.block - 1) / layout.block;
+}
+
+// Floats in probs: batch * nnz * block * block.
+inline std::int64_t attentionProbsSize(const AttentionLayout& layout, std::int64_t batch) {
+  return batch * layout.nnz * layout.block * layout.block;
+}
+
+// Throws std::invalid_argument, saying what and where, unless the host-memory layout is a valid
+// causal CSR as described above. The entry points below call it for Reference and Cpu; Cuda
+// layouts are in device memory and are not read on the host, so validate them before upload.
+void validateAttentionLayout(const AttentionLayout& layout);
+
+// Back ends. Reference and Cpu take host memory, Cuda device memory (the layout's arrays too).
+// No pointer needs any alignment. Cpu runs on OpenMP threads (omp_set_num_threads or
+// OMP_NUM_THREADS; at::set_num_threads reaches them too where ATen uses the same libgomp, but
+// only for the thread that calls it); the forward spreads (batch·head, query block) pairs over
+// them, the backward whole batch·heads, and each allocates a transposed copy of K (forward, one
+// [batch·heads, dim, nb·block]) or of one head's V per thread (backward). Cuda launches on the
+// legacy default stream, asynchronously, and sums dK and dV with atomics (run-to-run bits vary).
+
 // o = softmax(scale · q kᵀ, masked to the layout and causally) · v.
 void blockSparseAttentionForward(Backend backend, const float* q, const float* k, const float* v,
                                  std::int64_t batch, std::int64_t dim, float scale,
                                  const AttentionLayout& layout, float* o, float* probs);
 
 // Gradients of the forward above, given dO and the forward's o and probs. dq, dk, dv are
-// overwritten.
+// overwritten. o must be the forward's own output: rowsum(dO ∘ o) stands in for the softmax's
+// rowsum(P ∘ dP).
 void blockSparseAttentionBackward(Backend backend, const float* q, const float* k,
                                   const float* v, const float* o, const float* probs,
                                   const float* d_o, std::int64_t batch, std::int64_t dim,
