@@ -52,10 +52,14 @@ __device__ float warpMax(float x) {
   return x;
 }
 
-// rows × dim floats from global to shared; rows valid..block-1 become zero.
+// block × dim floats from global to shared, rows `ld` = dim + 1 apart: threads that read one
+// column of different rows (the score loops) then hit different banks. Rows valid..block-1 are
+// zero.
 __device__ void stageRows(float* dst, const float* src, i64 valid, i64 block, i64 dim) {
-  for (i64 idx = threadIdx.x; idx < block * dim; idx += blockDim.x)
-    dst[idx] = idx < valid * dim ? src[idx] : 0.f;
+  for (i64 idx = threadIdx.x; idx < block * dim; idx += blockDim.x) {
+    const i64 r = idx / dim, d = idx % dim;
+    dst[r * (dim + 1) + d] = r < valid ? src[idx] : 0.f;
+  }
 }
 
 // Heavier (later) query blocks get the lower block indices, so they start first.
@@ -68,9 +72,9 @@ __device__ void taskOf(const Shape& s, i64* bh, i64* i) {
 __global__ void forwardKernel(Shape s, const int* row_ptr, const int* cols, const float* q,
                               const float* k, const float* v, float* o, float* probs) {
   extern __shared__ float smem[];
-  const i64 B = s.block, D = s.dim, L = s.length;
-  float* sQ = smem;          // [B][D]
-  float* sK = smem + B * D;  // [B][D]
+  const i64 B = s.block, D = s.dim, L = s.length, ld = D + 1;
+  float* sQ = smem;           // [B][ld]
+  float* sK = smem + B * ld;  // [B][ld]
   i64 bh, i;
   taskOf(s, &bh, &i);
   const i64 b = bh / s.heads, h = bh % s.heads;
@@ -90,7 +94,7 @@ __global__ void forwardKernel(Shape s, const int* row_ptr, const int* cols, cons
       float score = -INFINITY;
       if (r < M && j * B + c <= i * B + r) {
         float acc = 0.f;
-        for (i64 d = 0; d < D; ++d) acc += sQ[r * D + d] * sK[c * D + d];
+        for (i64 d = 0; d < D; ++d) acc += sQ[r * ld + d] * sK[c * ld + d];
         score = s.scale * acc;
       }
       tiles[p * B * B + idx] = score;
@@ -138,12 +142,12 @@ __global__ void backwardKernel(Shape s, const int* row_ptr, const int* cols, con
                                const float* k, const float* v, const float* o, const float* probs,
                                const float* d_o, float* dq, float* dk, float* dv) {
   extern __shared__ float smem[];
-  const i64 B = s.block, D = s.dim, L = s.length;
-  float* sQ = smem;                // [B][D]
-  float* sdO = sQ + B * D;         // [B][D]
-  float* sX = sdO + B * D;         // [B][D]: V_j, then K_j
-  float* sdS = sX + B * D;         // [B][B]
-  float* sDelta = sdS + B * B;     // [B]
+  const i64 B = s.block, D = s.dim, L = s.length, ld = D + 1;
+  float* sQ = smem;              // [B][ld]
+  float* sdO = sQ + B * ld;      // [B][ld]
+  float* sX = sdO + B * ld;      // [B][ld]: V_j, then K_j
+  float* sdS = sX + B * ld;      // [B][B]
+  float* sDelta = sdS + B * B;   // [B]
   i64 bh, i;
   taskOf(s, &bh, &i);
   const i64 b = bh / s.heads, h = bh % s.heads;
@@ -159,7 +163,7 @@ __global__ void backwardKernel(Shape s, const int* row_ptr, const int* cols, con
   for (i64 r = warp; r < B; r += kWarps) {  // rowsum(dO ∘ O)
     float acc = 0.f;
     if (r < M)
-      for (i64 d = lane; d < D; d += 32) acc += sdO[r * D + d] * o[(rows + r) * D + d];
+      for (i64 d = lane; d < D; d += 32) acc += sdO[r * ld + d] * o[(rows + r) * D + d];
     acc = warpSum(acc);
     if (lane == 0) sDelta[r] = acc;
   }
@@ -176,7 +180,7 @@ __global__ void backwardKernel(Shape s, const int* row_ptr, const int* cols, con
       float ds = 0.f;
       if (r < M && c < kv) {
         float dp = 0.f;
-        for (i64 d = 0; d < D; ++d) dp += sdO[r * D + d] * sX[c * D + d];
+        for (i64 d = 0; d < D; ++d) dp += sdO[r * ld + d] * sX[c * ld + d];
         ds = s.scale * P[idx] * (dp - sDelta[r]);
       }
       sdS[idx] = ds;
@@ -185,7 +189,7 @@ __global__ void backwardKernel(Shape s, const int* row_ptr, const int* cols, con
     for (i64 idx = threadIdx.x; idx < kv * D; idx += blockDim.x) {
       const i64 c = idx / D, d = idx % D;
       float acc = 0.f;
-      for (i64 r = 0; r < M; ++r) acc += P[r * B + c] * sdO[r * D + d];
+      for (i64 r = 0; r < M; ++r) acc += P[r * B + c] * sdO[r * ld + d];
       atomicAdd(dv + keys * D + idx, acc);
     }
     __syncthreads();  // sdS complete, sX (V_j) no longer read
@@ -194,13 +198,13 @@ __global__ void backwardKernel(Shape s, const int* row_ptr, const int* cols, con
     for (i64 idx = threadIdx.x; idx < M * D; idx += blockDim.x) {  // dQ_i += dS K_j
       const i64 r = idx / D, d = idx % D;
       float acc = 0.f;
-      for (i64 c = 0; c < kv; ++c) acc += sdS[r * B + c] * sX[c * D + d];
+      for (i64 c = 0; c < kv; ++c) acc += sdS[r * B + c] * sX[c * ld + d];
       dq[rows * D + idx] += acc;
     }
     for (i64 idx = threadIdx.x; idx < kv * D; idx += blockDim.x) {  // dK_j += dSᵀ Q_i
       const i64 c = idx / D, d = idx % D;
       float acc = 0.f;
-      for (i64 r = 0; r < M; ++r) acc += sdS[r * B + c] * sQ[r * D + d];
+      for (i64 r = 0; r < M; ++r) acc += sdS[r * B + c] * sQ[r * ld + d];
       atomicAdd(dk + keys * D + idx, acc);
     }
   }
@@ -228,7 +232,7 @@ void allowSharedMemory(Kernel kernel, std::size_t bytes) {
 void attentionForwardCuda(const AttentionArgs& a, const float* q, const float* k, const float* v,
                           float* o, float* probs) {
   const Shape s = shapeOf(a);
-  const std::size_t bytes = sizeof(float) * static_cast<std::size_t>(2 * s.block * s.dim);
+  const std::size_t bytes = sizeof(float) * static_cast<std::size_t>(2 * s.block * (s.dim + 1));
   allowSharedMemory(forwardKernel, bytes);
   const i64 tasks = s.batch_heads * s.blocks;
   forwardKernel<<<static_cast<unsigned>(tasks), kThreads, bytes>>>(
@@ -244,7 +248,7 @@ void attentionBackwardCuda(const AttentionArgs& a, const float* q, const float* 
   check(cudaMemsetAsync(dk, 0, total), "cudaMemsetAsync dk");
   check(cudaMemsetAsync(dv, 0, total), "cudaMemsetAsync dv");
   const std::size_t bytes =
-      sizeof(float) * static_cast<std::size_t>(3 * s.block * s.dim + s.block * s.block + s.block);
+      sizeof(float) * static_cast<std::size_t>(3 * s.block * (s.dim + 1) + s.block * s.block + s.block);
   allowSharedMemory(backwardKernel, bytes);
   const i64 tasks = s.batch_heads * s.blocks;
   backwardKernel<<<static_cast<unsigned>(tasks), kThreads, bytes>>>(
