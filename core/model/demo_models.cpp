@@ -32,7 +32,9 @@ ModelConfig demoModelConfig(const std::string& name) {
   c.hidden_size = 256;
   c.num_layers = 4;
   c.num_heads = 4;
-  c.max_positions = 256;
+  // Long enough for fine-tuning at sequence 1024; pretraining places its short windows at
+  // random positions so that every learned position embedding is trained.
+  c.max_positions = 1024;
   c.activation = "relu";
   // Trained on raw byte windows: no BOS in front (generation then adds none); EOS is known.
   c.eos_token_id = byte_tokens::kEos;
@@ -105,9 +107,17 @@ at::Tensor bytesTensor(const std::string& text) {
   return t;
 }
 
-bool trainedCheckpointExists(const fs::path& dir) {
-  return fs::exists(dir / "config.json") && fs::exists(dir / "model.safetensors") &&
-         fs::exists(dir / "tokenizer.json");
+// A trained copy of the current demo architecture (an older one, e.g. from before the demo
+// models' context grew to 1024 positions, is trained again).
+bool trainedCheckpointExists(const fs::path& dir, const std::string& name) {
+  if (!fs::exists(dir / "config.json") || !fs::exists(dir / "model.safetensors") ||
+      !fs::exists(dir / "tokenizer.json"))
+    return false;
+  try {
+    return readModelConfig(dir / "config.json").max_positions == demoModelConfig(name).max_positions;
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 // An exclusive flock on models/<name>.lock for as long as it lives.
@@ -131,7 +141,7 @@ class TrainingLock {
 }  // namespace
 
 bool isDemoModelTrained(const Workspace& ws, const std::string& name) {
-  return trainedCheckpointExists(demoModelDir(ws, name));
+  return trainedCheckpointExists(demoModelDir(ws, name), name);
 }
 
 DemoModelResult trainDemoModel(Workspace& ws, const std::string& name,
@@ -139,7 +149,7 @@ DemoModelResult trainDemoModel(Workspace& ws, const std::string& name,
   auto config = demoModelConfig(name);
   DemoModelResult result{name, demoModelDir(ws, name), 0, 0, false};
   TrainingLock lock(result.dir);
-  if (!opt.force && trainedCheckpointExists(result.dir)) {
+  if (!opt.force && trainedCheckpointExists(result.dir, name)) {
     result.reused = true;
     return result;
   }
@@ -183,7 +193,10 @@ DemoModelResult trainDemoModel(Workspace& ws, const std::string& name,
       double lr = learningRate(step, opt.steps, opt.lr);
       static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[0].options()).lr(lr);
       auto [x, y] = sampleBatch(train, opt.batch, opt.sequence, gen);
-      auto logits = model.forward(x);
+      model::ForwardHooks at_position;
+      at_position.first_position =
+          at::randint(config.max_positions - opt.sequence + 1, {1}, gen, at::kLong).item<std::int64_t>();
+      auto logits = model.forward(x, nullptr, nullptr, &at_position);
       auto loss = at::cross_entropy_loss(logits.reshape({-1, config.vocab_size}), y.reshape(-1));
       optimizer.zero_grad();
       loss.backward();

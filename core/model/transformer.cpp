@@ -65,7 +65,7 @@ std::vector<TensorSpec> expectedTensors(const ModelConfig& c) {
       out.push_back({"model.decoder.final_layer_norm.bias", {h}});
     }
     for (int i = 0; i < c.num_layers; ++i) {
-      auto p = layerPrefix(c, i);
+      auto p = model::layerPrefix(c, i);
       for (const char* proj : {"q_proj", "k_proj", "v_proj", "out_proj"}) {
         out.push_back({p + "self_attn." + proj + ".weight", {h, h}});
         out.push_back({p + "self_attn." + proj + ".bias", {h}});
@@ -85,7 +85,7 @@ std::vector<TensorSpec> expectedTensors(const ModelConfig& c) {
   const std::int64_t kv = c.num_kv_heads * c.headDim();
   out.push_back({"model.embed_tokens.weight", {v, h}});
   for (int i = 0; i < c.num_layers; ++i) {
-    auto p = layerPrefix(c, i);
+    auto p = model::layerPrefix(c, i);
     out.push_back({p + "input_layernorm.weight", {h}});
     out.push_back({p + "self_attn.q_proj.weight", {h, h}});
     out.push_back({p + "self_attn.k_proj.weight", {kv, h}});
@@ -133,30 +133,40 @@ Transformer Transformer::to(at::ScalarType dtype, at::Device device) const {
   return Transformer(config_, std::move(moved));
 }
 
+std::string Transformer::layerPrefix(int layer) const { return model::layerPrefix(config_, layer); }
+
+at::Tensor Transformer::activate(const at::Tensor& x) const {
+  return model::activate(config_.activation, x);
+}
+
+at::Tensor Transformer::project(const std::string& module, const at::Tensor& x,
+                                const ForwardHooks* hooks) const {
+  auto bias = weights_.find(module + ".bias");
+  const at::Tensor* b = bias != weights_.end() ? &bias->second : nullptr;
+  const auto& weight = w(module + ".weight");
+  if (hooks && hooks->linear) return hooks->linear(module, x, weight, b);
+  return linear(x, weight, b);
+}
+
 at::Tensor Transformer::attention(int layer, const std::string& p, const at::Tensor& x,
-                                  std::int64_t past, KVCache* cache,
-                                  const ForwardObserver* observer) const {
+                                  const Pass& pass) const {
   const auto& c = config_;
-  const std::int64_t batch = x.size(0), length = x.size(1), d = c.headDim();
+  const std::int64_t batch = x.size(0), length = x.size(1), d = c.headDim(), past = pass.past;
+  const std::int64_t first = past + (pass.hooks ? pass.hooks->first_position : 0);
   const bool opt = c.family == ModelFamily::Opt;
-  auto proj = [&](const char* name) {
-    std::string base = p + "self_attn." + name;
-    auto bias = weights_.find(base + ".bias");
-    return linear(x, w(base + ".weight"), bias != weights_.end() ? &bias->second : nullptr);
-  };
   auto heads = [&](const at::Tensor& t, std::int64_t n) {
     return t.view({batch, length, n, d}).transpose(1, 2);  // [B, n, L, d]
   };
-  auto q = heads(proj("q_proj"), c.num_heads);
-  auto k = heads(proj("k_proj"), c.num_kv_heads);
-  auto v = heads(proj("v_proj"), c.num_kv_heads);
+  auto q = heads(project(p + "self_attn.q_proj", x, pass.hooks), c.num_heads);
+  auto k = heads(project(p + "self_attn.k_proj", x, pass.hooks), c.num_kv_heads);
+  auto v = heads(project(p + "self_attn.v_proj", x, pass.hooks), c.num_kv_heads);
   if (!opt) {
-    q = rotary(q, past, c.rope_theta);
-    k = rotary(k, past, c.rope_theta);
+    q = rotary(q, first, c.rope_theta);
+    k = rotary(k, first, c.rope_theta);
   }
-  if (cache) {
-    auto& ck = cache->keys[static_cast<std::size_t>(layer)];
-    auto& cv = cache->values[static_cast<std::size_t>(layer)];
+  if (pass.cache) {
+    auto& ck = pass.cache->keys[static_cast<std::size_t>(layer)];
+    auto& cv = pass.cache->values[static_cast<std::size_t>(layer)];
     ck = ck.defined() ? at::cat({ck, k}, 2) : k;
     cv = cv.defined() ? at::cat({cv, v}, 2) : v;
     k = ck;
@@ -167,36 +177,47 @@ at::Tensor Transformer::attention(int layer, const std::string& p, const at::Ten
     k = k.repeat_interleave(groups, 1);
     v = v.repeat_interleave(groups, 1);
   }
-  auto scores = at::matmul(q.to(at::kFloat), k.to(at::kFloat).transpose(2, 3)) / std::sqrt(double(d));
-  // Query i sits at position past + i and sees keys 0 .. past + i.
-  auto opts = at::TensorOptions().dtype(at::kLong).device(x.device());
-  auto future = at::arange(keys, opts).unsqueeze(0) > (at::arange(length, opts) + past).unsqueeze(1);
-  scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
-  auto probs = at::softmax(scores, -1);
-  if (observer && observer->on_attention) observer->on_attention(layer, probs.detach());
-  auto out = at::matmul(probs.to(x.scalar_type()), v);  // [B, H, L, d]
-  out = out.transpose(1, 2).reshape({batch, length, c.hidden_size});
-  std::string o = p + (opt ? "self_attn.out_proj" : "self_attn.o_proj");
-  auto bias = weights_.find(o + ".bias");
-  return linear(out, w(o + ".weight"), bias != weights_.end() ? &bias->second : nullptr);
+  at::Tensor out;
+  if (!pass.cache && pass.hooks && pass.hooks->attention) out = pass.hooks->attention(layer, q, k, v);
+  if (!out.defined()) {
+    auto scores =
+        at::matmul(q.to(at::kFloat), k.to(at::kFloat).transpose(2, 3)) / std::sqrt(double(d));
+    // Query i sits at position past + i and sees keys 0 .. past + i.
+    auto opts = at::TensorOptions().dtype(at::kLong).device(x.device());
+    auto future =
+        at::arange(keys, opts).unsqueeze(0) > (at::arange(length, opts) + past).unsqueeze(1);
+    scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
+    auto probs = at::softmax(scores, -1);
+    if (pass.observer && pass.observer->on_attention)
+      pass.observer->on_attention(layer, probs.detach());
+    out = at::matmul(probs.to(v.scalar_type()), v);  // [B, H, L, d]
+  }
+  out = out.to(x.scalar_type()).transpose(1, 2).reshape({batch, length, c.hidden_size});
+  return project(p + (opt ? "self_attn.out_proj" : "self_attn.o_proj"), out, pass.hooks);
 }
 
 at::Tensor Transformer::mlp(int layer, const std::string& p, const at::Tensor& x,
-                            const ForwardObserver* observer) const {
+                            const Pass& pass) const {
+  if (pass.hooks && pass.hooks->mlp) {
+    auto out = pass.hooks->mlp(layer, p, x);
+    if (out.defined()) return out;
+  }
+  const auto* observer = pass.observer;
   at::Tensor act;
   if (config_.family == ModelFamily::Opt) {
-    act = activate(config_.activation, at::linear(x, w(p + "fc1.weight"), w(p + "fc1.bias")));
+    act = activate(project(p + "fc1", x, pass.hooks));
     if (observer && observer->on_mlp) observer->on_mlp(layer, act.detach());
-    return at::linear(act, w(p + "fc2.weight"), w(p + "fc2.bias"));
+    return project(p + "fc2", act, pass.hooks);
   }
-  act = activate(config_.activation, at::linear(x, w(p + "mlp.gate_proj.weight"))) *
-        at::linear(x, w(p + "mlp.up_proj.weight"));
+  act = activate(project(p + "mlp.gate_proj", x, pass.hooks)) *
+        project(p + "mlp.up_proj", x, pass.hooks);
   if (observer && observer->on_mlp) observer->on_mlp(layer, act.detach());
-  return at::linear(act, w(p + "mlp.down_proj.weight"));
+  return project(p + "mlp.down_proj", act, pass.hooks);
 }
 
 at::Tensor Transformer::forward(const at::Tensor& tokens, KVCache* cache,
-                                const ForwardObserver* observer) const {
+                                const ForwardObserver* observer,
+                                const ForwardHooks* hooks) const {
   const auto& c = config_;
   if (tokens.dim() != 2) throw ModelError("forward expects tokens of shape [batch, length]");
   if (tokens.numel() > 0 && (tokens.min().item<std::int64_t>() < 0 ||
@@ -208,8 +229,10 @@ at::Tensor Transformer::forward(const at::Tensor& tokens, KVCache* cache,
     cache->values.resize(static_cast<std::size_t>(c.num_layers));
   }
   const std::int64_t past = cache ? cache->length() : 0, length = tokens.size(1);
-  if (c.family == ModelFamily::Opt && past + length > c.max_positions)
-    throw ModelError("sequence of " + std::to_string(past + length) +
+  const std::int64_t first = past + (hooks ? hooks->first_position : 0);
+  const Pass pass{past, cache, observer, hooks};
+  if (c.family == ModelFamily::Opt && first + length > c.max_positions)
+    throw ModelError("sequence of " + std::to_string(first + length) +
                      " tokens exceeds max_position_embeddings " + std::to_string(c.max_positions));
   auto ids = tokens.to(device(), at::kLong);
   const bool opt = c.family == ModelFamily::Opt;
@@ -219,28 +242,27 @@ at::Tensor Transformer::forward(const at::Tensor& tokens, KVCache* cache,
     if (weights_.count("model.decoder.project_in.weight"))
       x = at::linear(x, w("model.decoder.project_in.weight"));
     // OPT's learned positions are offset by 2 (a quirk of its fairseq origin).
-    auto positions = at::arange(past, past + length, ids.options()) + 2;
+    auto positions = at::arange(first, first + length, ids.options()) + 2;
     x = x + at::embedding(w("model.decoder.embed_positions.weight"), positions).unsqueeze(0);
   } else {
     x = at::embedding(w("model.embed_tokens.weight"), ids);
   }
   for (int i = 0; i < c.num_layers; ++i) {
-    auto p = layerPrefix(c, i);
+    auto p = model::layerPrefix(c, i);
     if (opt) {
       auto ln = [&](const char* name, const at::Tensor& t) {
         return layerNorm(t, w(p + name + ".weight"), w(p + name + ".bias"), c.norm_eps);
       };
       if (c.layer_norm_before) {
-        x = x + attention(i, p, ln("self_attn_layer_norm", x), past, cache, observer);
-        x = x + mlp(i, p, ln("final_layer_norm", x), observer);
+        x = x + attention(i, p, ln("self_attn_layer_norm", x), pass);
+        x = x + mlp(i, p, ln("final_layer_norm", x), pass);
       } else {
-        x = ln("self_attn_layer_norm", x + attention(i, p, x, past, cache, observer));
-        x = ln("final_layer_norm", x + mlp(i, p, x, observer));
+        x = ln("self_attn_layer_norm", x + attention(i, p, x, pass));
+        x = ln("final_layer_norm", x + mlp(i, p, x, pass));
       }
     } else {
-      x = x + attention(i, p, rmsNorm(x, w(p + "input_layernorm.weight"), c.norm_eps), past,
-                        cache, observer);
-      x = x + mlp(i, p, rmsNorm(x, w(p + "post_attention_layernorm.weight"), c.norm_eps), observer);
+      x = x + attention(i, p, rmsNorm(x, w(p + "input_layernorm.weight"), c.norm_eps), pass);
+      x = x + mlp(i, p, rmsNorm(x, w(p + "post_attention_layernorm.weight"), c.norm_eps), pass);
     }
   }
   if (opt) {

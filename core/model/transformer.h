@@ -40,6 +40,29 @@ struct ForwardObserver {
   std::function<void(int layer, const at::Tensor& probabilities)> on_attention;
 };
 
+// Overrides for training (PEFT and Long Exposure's sparse operators). Each is optional; an unset
+// hook means the dense computation.
+struct ForwardHooks {
+  // Replaces x · weightᵀ + bias for the projection `module` (its name without ".weight", e.g.
+  // "model.decoder.layers.0.self_attn.q_proj"). bias is null when the model has none.
+  std::function<at::Tensor(const std::string& module, const at::Tensor& x,
+                           const at::Tensor& weight, const at::Tensor* bias)>
+      linear;
+  // Replaces a whole MLP block: x is its (normalized) input [batch, length, hidden]; `prefix` is
+  // the layer's name prefix ("model.decoder.layers.0."). Returns an undefined tensor to run the
+  // dense MLP after all.
+  std::function<at::Tensor(int layer, const std::string& prefix, const at::Tensor& x)> mlp;
+  // Replaces softmax(q kᵀ / √d, causal) · v for a layer without a KV cache: q, k, v are
+  // [batch, heads, length, head_dim] after rotary and GQA expansion. Returns [batch, heads,
+  // length, head_dim], or an undefined tensor for the dense path.
+  std::function<at::Tensor(int layer, const at::Tensor& q, const at::Tensor& k,
+                           const at::Tensor& v)>
+      attention;
+  // Position of the first token (learned positions and rotary), for training on windows of a
+  // long context without a cache.
+  std::int64_t first_position = 0;
+};
+
 class Transformer {
  public:
   // Checks that every expected tensor is present with its shape; throws ModelError naming the
@@ -57,14 +80,29 @@ class Transformer {
   // the tokens continue after what the cache holds and the cache is extended. Returns float32
   // logits [batch, length, vocab].
   at::Tensor forward(const at::Tensor& tokens, KVCache* cache = nullptr,
-                     const ForwardObserver* observer = nullptr) const;
+                     const ForwardObserver* observer = nullptr,
+                     const ForwardHooks* hooks = nullptr) const;
+
+  // Layer i's name prefix: "model.decoder.layers.i." (OPT) or "model.layers.i.".
+  std::string layerPrefix(int layer) const;
+  // The MLP's activation function by its config name ("relu", "silu", "gelu_new", ...).
+  at::Tensor activate(const at::Tensor& x) const;
+  // x · weightᵀ + bias for `module`, through hooks->linear when set.
+  at::Tensor project(const std::string& module, const at::Tensor& x,
+                     const ForwardHooks* hooks) const;
 
  private:
   const at::Tensor& w(const std::string& name) const;
+  struct Pass {  // what one forward carries through its layers
+    std::int64_t past;
+    KVCache* cache;
+    const ForwardObserver* observer;
+    const ForwardHooks* hooks;
+  };
   at::Tensor attention(int layer, const std::string& prefix, const at::Tensor& x,
-                       std::int64_t past, KVCache* cache, const ForwardObserver* observer) const;
+                       const Pass& pass) const;
   at::Tensor mlp(int layer, const std::string& prefix, const at::Tensor& x,
-                 const ForwardObserver* observer) const;
+                 const Pass& pass) const;
 
   ModelConfig config_;
   Weights weights_;

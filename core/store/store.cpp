@@ -162,6 +162,22 @@ void Store::finishRun(std::int64_t run_id, RunStatus status, const std::string& 
     throw StoreError("run " + std::to_string(run_id) + " does not exist");
 }
 
+void Store::reopenRun(std::int64_t run_id, std::int64_t keep_through_step) {
+  std::lock_guard lock(impl_->mutex);
+  sqlite::Transaction tx(impl_->db);
+  sqlite::Stmt q(impl_->db,
+                 "UPDATE runs SET status = 'running', end_time = NULL, note = '', owner_host = ?, "
+                 "owner_pid = ?, owner_start = ? WHERE id = ? AND status != 'running'");
+  q.bind(1, impl_->me.host).bind(2, impl_->me.pid).bind(3, impl_->me.start_ticks).bind(4, run_id);
+  q.run();
+  if (sqlite3_changes(impl_->db.handle()) == 0)
+    throw StoreError("run " + std::to_string(run_id) +
+                     " cannot be reopened: it does not exist or is still running");
+  sqlite::Stmt drop(impl_->db, "DELETE FROM metrics WHERE run_id = ? AND step > ?");
+  drop.bind(1, run_id).bind(2, keep_through_step).run();
+  tx.commit();
+}
+
 std::vector<RunInfo> Store::runs(std::optional<std::int64_t> experiment_id) const {
   std::lock_guard lock(impl_->mutex);
   std::string sql = std::string(kRunColumns) +

@@ -108,6 +108,9 @@ class Store {
   std::int64_t createRun(std::int64_t experiment_id, const std::string& name,
                          const std::string& kind, const Params& params = {});
   void finishRun(std::int64_t run_id, RunStatus status, const std::string& note = {});
+  // Marks a finished, failed or killed run running again under this process (to resume it) and
+  // drops its metric points after `keep_through_step`, which are about to be recomputed.
+  void reopenRun(std::int64_t run_id, std::int64_t keep_through_step);
   std::vector<RunInfo> runs(std::optional<std::int64_t> experiment_id = std::nullopt) const;
   std::optional<RunInfo> run(std::int64_t run_id) const;
   void setParams(std::int64_t run_id, const Params& params);
