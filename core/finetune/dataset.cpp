@@ -38,7 +38,8 @@ std::int64_t Dataset::Examples::count() const {
   return stream.defined() ? stream.size(0) : static_cast<std::int64_t>(tokens.size());
 }
 
-Dataset Dataset::load(const DatasetSpec& spec, const Tokenizer& tokenizer, int sequence) {
+Dataset Dataset::load(const DatasetSpec& spec, const Tokenizer& tokenizer, int sequence,
+                      bool add_bos) {
   Dataset d;
   d.sequence_ = sequence;
   d.pad_ = tokenizer.eosId().value_or(0);
@@ -83,7 +84,7 @@ Dataset Dataset::load(const DatasetSpec& spec, const Tokenizer& tokenizer, int s
         !j["prompt"].is_string() || !j["completion"].is_string())
       throw FinetuneError(where + " needs string fields \"prompt\" and \"completion\"");
     std::vector<std::int32_t> ids;
-    if (auto bos = tokenizer.bosId()) ids.push_back(*bos);
+    if (add_bos && tokenizer.bosId()) ids.push_back(*tokenizer.bosId());
     auto prompt = tokenizer.encode(j["prompt"].get<std::string>());
     auto completion = tokenizer.encode(j["completion"].get<std::string>());
     if (completion.empty()) throw FinetuneError(where + " has an empty completion");

@@ -22,7 +22,8 @@ class Dataset {
  public:
   // Throws FinetuneError saying what is wrong (missing file, empty, a malformed line and its
   // number, too few tokens for the sequence length) and how to fix it.
-  static Dataset load(const DatasetSpec& spec, const Tokenizer& tokenizer, int sequence);
+  static Dataset load(const DatasetSpec& spec, const Tokenizer& tokenizer, int sequence,
+                      bool add_bos);
 
   Batch trainBatch(int batch, at::Generator& gen) const;
   // The i-th held-out batch, the same every time.

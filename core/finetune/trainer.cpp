@@ -91,7 +91,8 @@ std::unique_ptr<Session> openSession(Workspace& ws, const FinetuneOptions& o, Jo
   } catch (const std::exception& e) {
     throw FinetuneError(std::string("the model's tokenizer cannot be loaded: ") + e.what());
   }
-  auto data = Dataset::load(o.dataset, *tokenizer, o.sequence);
+  auto data =
+      Dataset::load(o.dataset, *tokenizer, o.sequence, model::addsBos(dir, model.config()));
   return std::make_unique<Session>(o, dir, std::move(model), std::move(data));
 }
 

@@ -159,4 +159,18 @@ void saveCheckpoint(const Transformer& model, const fs::path& dir,
   fs::rename(tmp, dir / "config.json");
 }
 
+// Whether prompts start with BOS, as the model's own tokenizer would do it:
+// tokenizer_config.json's add_bos_token when it says, otherwise whenever config.json names a
+// BOS id — except Qwen2, whose config names one its tokenizer never adds.
+bool addsBos(const std::filesystem::path& dir, const ModelConfig& config) {
+  if (!config.bos_token_id) return false;
+  std::ifstream in(dir / "tokenizer_config.json");
+  if (in) {
+    auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.contains("add_bos_token") && j["add_bos_token"].is_boolean())
+      return j["add_bos_token"].get<bool>();
+  }
+  return config.model_type != "qwen2";
+}
+
 }  // namespace darkroom::model

@@ -28,4 +28,9 @@ Transformer loadCheckpointFor(const std::filesystem::path& dir, const std::strin
 void saveCheckpoint(const Transformer& model, const std::filesystem::path& dir,
                     const std::map<std::string, std::string>& metadata = {});
 
+// Whether text for this model starts with BOS, as its own tokenizer would do it:
+// tokenizer_config.json's add_bos_token when it says, otherwise whenever config.json names a
+// BOS id, except for Qwen2, whose config names one its tokenizer never adds.
+bool addsBos(const std::filesystem::path& dir, const ModelConfig& config);
+
 }  // namespace darkroom::model

@@ -26,20 +26,6 @@ std::int64_t pickToken(const at::Tensor& logits, const GenerateOptions& o, at::G
   return order[choice].item<std::int64_t>();
 }
 
-// Whether prompts start with BOS, as the model's own tokenizer would do it:
-// tokenizer_config.json's add_bos_token when it says, otherwise whenever config.json names a
-// BOS id — except Qwen2, whose config names one its tokenizer never adds.
-bool addsBos(const std::filesystem::path& dir, const ModelConfig& config) {
-  if (!config.bos_token_id) return false;
-  std::ifstream in(dir / "tokenizer_config.json");
-  if (in) {
-    auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (j.is_object() && j.contains("add_bos_token") && j["add_bos_token"].is_boolean())
-      return j["add_bos_token"].get<bool>();
-  }
-  return config.model_type != "qwen2";
-}
-
 double secondsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -56,7 +42,7 @@ GenerateResult generateText(const std::filesystem::path& dir, const std::string&
   const auto& config = model.config();
   auto tokenizer = loadTokenizer(dir);
   GenerateResult result;
-  if (addsBos(dir, config)) result.prompt_ids.push_back(std::int32_t(*config.bos_token_id));
+  if (model::addsBos(dir, config)) result.prompt_ids.push_back(std::int32_t(*config.bos_token_id));
   auto encoded = tokenizer->encode(prompt);
   result.prompt_ids.insert(result.prompt_ids.end(), encoded.begin(), encoded.end());
   if (result.prompt_ids.empty())
