@@ -115,13 +115,34 @@ StepMetrics LongExposure::train(const std::vector<Exposure>& exposures, int step
     metrics[tag + "attention_precision"] = alp;
     mr += lr / double(layers), mp += lp / double(layers);
     ar += alr / double(layers), ap += alp / double(layers);
+    if (steps == 0) continue;
     mlp_[l].train(at::cat(inputs), at::cat(targets), steps);
     for (int s = 0; s < steps; ++s) {
       const auto& e = exposures[static_cast<std::size_t>(s) % exposures.size()];
       attention_[l].train(e.query[l], e.key[l],
                           attentionKeep(e.attention_mass[l], thresholds_.attention), 1);
     }
+    std::vector<at::Tensor> mlp_inputs, mlp_truth, keeps;
+    std::vector<std::pair<at::Tensor, at::Tensor>> qk;
+    for (const auto& e : exposures) {
+      mlp_inputs.push_back(e.mlp_input[l]);
+      mlp_truth.push_back(mlpActiveBlocks(e.mlp_peak[l], thresholds_.mlp_p));
+      qk.emplace_back(e.query[l], e.key[l]);
+      keeps.push_back(attentionKeep(e.attention_mass[l], thresholds_.attention));
+    }
+    mlp_[l].calibrate(mlp_inputs, mlp_truth);
+    attention_[l].calibrate(qk, keeps);
   }
+  double true_mlp = 0, true_attention = 0;
+  for (const auto& e : exposures)
+    for (std::size_t l = 0; l < layers; ++l) {
+      true_mlp += 1 - mlpActiveBlocks(e.mlp_peak[l], thresholds_.mlp_p).to(at::kDouble).mean().item<double>();
+      auto keep = attentionKeep(e.attention_mass[l], thresholds_.attention);
+      const double nb = double(keep.size(1));
+      true_attention += 1 - keep.sum().item<double>() / (double(keep.size(0)) * nb * (nb + 1) / 2);
+    }
+  metrics["exposer/mlp_sparsity"] = true_mlp / double(layers * exposures.size());
+  metrics["exposer/attention_sparsity"] = true_attention / double(layers * exposures.size());
   metrics["predictor/mlp_recall"] = mr;
   metrics["predictor/mlp_precision"] = mp;
   metrics["predictor/attention_recall"] = ar;

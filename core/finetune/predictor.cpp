@@ -41,11 +41,31 @@ MlpPredictor::MlpPredictor(std::int64_t hidden, std::int64_t neurons, at::Genera
   m_b_ = at::zeros_like(bias_), v_b_ = at::zeros_like(bias_);
 }
 
-at::Tensor MlpPredictor::predict(const at::Tensor& x) const {
+// The decision threshold that keeps kTargetRecall of the positives' scores (or `fallback`
+// when there are none).
+double recallCut(const at::Tensor& positive_scores, double fallback) {
+  if (positive_scores.numel() == 0) return fallback;
+  auto sorted = std::get<0>(positive_scores.to(at::kDouble).flatten().sort());
+  auto index = static_cast<std::int64_t>((1 - kTargetRecall) * double(sorted.numel()));
+  // Just below the score at that rank, so that rank itself is kept.
+  return sorted[index].item<double>() - 1e-6;
+}
+
+at::Tensor MlpPredictor::score(const at::Tensor& x) const {
   at::NoGradGuard no_grad;
   auto flat = x.reshape({-1, x.size(-1)}).to(at::kFloat);
   auto share = at::sigmoid(at::linear(flat, weight_.to(flat.device()), bias_.to(flat.device())));
-  return (share.amax(0) > kMlpSelect).cpu();
+  return share.amax(0).cpu();
+}
+
+at::Tensor MlpPredictor::predict(const at::Tensor& x) const { return score(x) > cut_; }
+
+void MlpPredictor::calibrate(const std::vector<at::Tensor>& inputs,
+                             const std::vector<at::Tensor>& active) {
+  std::vector<at::Tensor> positives;
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    positives.push_back(score(inputs[i]).masked_select(active[i].cpu()));
+  cut_ = recallCut(at::cat(positives), kMlpSelect);
 }
 
 double MlpPredictor::train(const at::Tensor& inputs, const at::Tensor& targets, int steps) {
@@ -66,11 +86,13 @@ double MlpPredictor::train(const at::Tensor& inputs, const at::Tensor& targets, 
 void MlpPredictor::save(model::TensorMap& into, const std::string& prefix) const {
   into[prefix + "weight"] = weight_;
   into[prefix + "bias"] = bias_;
+  into[prefix + "cut"] = at::full({1}, cut_, at::kFloat);
 }
 
 void MlpPredictor::load(const model::TensorMap& from, const std::string& prefix) {
   weight_ = from.at(prefix + "weight").to(at::kFloat).clone();
   bias_ = from.at(prefix + "bias").to(at::kFloat).clone();
+  cut_ = from.at(prefix + "cut").item<double>();
 }
 
 AttentionPredictor::AttentionPredictor(std::int64_t heads, std::int64_t head_dim, int rank,
@@ -100,7 +122,19 @@ at::Tensor AttentionPredictor::predict(const at::Tensor& q, const at::Tensor& k)
   auto l = logits(q, k);
   const std::int64_t nb = l.size(1);
   auto causal = at::ones({nb, nb}, at::kBool).tril();
-  return ((l > 0) | at::eye(nb, at::kBool)) & causal;
+  return ((l > cut_) | at::eye(nb, at::kBool)) & causal;
+}
+
+void AttentionPredictor::calibrate(const std::vector<std::pair<at::Tensor, at::Tensor>>& qk,
+                                   const std::vector<at::Tensor>& keep) {
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> positives;
+  for (std::size_t i = 0; i < qk.size(); ++i) {
+    const std::int64_t nb = keep[i].size(1);
+    auto counted = at::ones({nb, nb}, at::kBool).tril(-1).expand_as(keep[i]);
+    positives.push_back(logits(qk[i].first, qk[i].second).masked_select(keep[i].cpu() & counted));
+  }
+  cut_ = recallCut(at::cat(positives), 0);
 }
 
 double AttentionPredictor::train(const at::Tensor& q, const at::Tensor& k, const at::Tensor& keep,
@@ -133,6 +167,7 @@ void AttentionPredictor::save(model::TensorMap& into, const std::string& prefix)
   into[prefix + "k_proj"] = pk_;
   into[prefix + "scale"] = scale_;
   into[prefix + "shift"] = shift_;
+  into[prefix + "cut"] = at::full({1}, cut_, at::kFloat);
 }
 
 void AttentionPredictor::load(const model::TensorMap& from, const std::string& prefix) {
@@ -140,6 +175,7 @@ void AttentionPredictor::load(const model::TensorMap& from, const std::string& p
   pk_ = from.at(prefix + "k_proj").to(at::kFloat).clone();
   scale_ = from.at(prefix + "scale").to(at::kFloat).clone();
   shift_ = from.at(prefix + "shift").to(at::kFloat).clone();
+  cut_ = from.at(prefix + "cut").item<double>();
 }
 
 std::pair<double, double> recallPrecision(const at::Tensor& predicted, const at::Tensor& truth,

@@ -20,6 +20,10 @@
 namespace darkroom::training {
 
 constexpr double kMlpSelect = 0.05;
+// Both predictors set their decision threshold from the newest true layouts so that they would
+// have kept this share of the truly active blocks: a missed block costs accuracy, an extra one
+// only time.
+constexpr double kTargetRecall = 0.95;
 
 class MlpPredictor {
  public:
@@ -28,11 +32,15 @@ class MlpPredictor {
   at::Tensor predict(const at::Tensor& x) const;
   // A few Adam steps (lr 1e-3) of BCE on per-token shares; returns the last loss.
   double train(const at::Tensor& inputs, const at::Tensor& targets, int steps);
+  // Sets the selection threshold from batches' inputs and their true active blocks.
+  void calibrate(const std::vector<at::Tensor>& inputs, const std::vector<at::Tensor>& active);
   void save(model::TensorMap& into, const std::string& prefix) const;
   void load(const model::TensorMap& from, const std::string& prefix);
 
  private:
+  at::Tensor score(const at::Tensor& x) const;  // [blocks]: the largest share over tokens
   at::Tensor weight_, bias_;  // [blocks, hidden], [blocks]
+  double cut_ = kMlpSelect;
   at::Tensor m_w_, v_w_, m_b_, v_b_;  // Adam moments
   std::int64_t adam_steps_ = 0;
 };
@@ -44,6 +52,9 @@ class AttentionPredictor {
   at::Tensor predict(const at::Tensor& q, const at::Tensor& k) const;
   // A few Adam steps (lr 1e-2) of BCE against the Exposer's kept blocks [heads, nb, nb].
   double train(const at::Tensor& q, const at::Tensor& k, const at::Tensor& keep, int steps);
+  // Sets the decision threshold from batches' q, k and their true kept blocks.
+  void calibrate(const std::vector<std::pair<at::Tensor, at::Tensor>>& qk,
+                 const std::vector<at::Tensor>& keep);
   void save(model::TensorMap& into, const std::string& prefix) const;
   void load(const model::TensorMap& from, const std::string& prefix);
 
@@ -51,6 +62,7 @@ class AttentionPredictor {
   at::Tensor logits(const at::Tensor& q, const at::Tensor& k) const;  // [heads, nb, nb]
   std::vector<at::Tensor> params() const { return {pq_, pk_, scale_, shift_}; }
   at::Tensor pq_, pk_, scale_, shift_;  // [h, d, r], [h, d, r], [h], [h]
+  double cut_ = 0;
   std::vector<at::Tensor> m_, v_;
   std::int64_t adam_steps_ = 0;
 };

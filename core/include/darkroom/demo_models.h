@@ -21,8 +21,9 @@ ModelConfig demoModelConfig(const std::string& name);  // throws ModelError for 
 
 struct DemoTrainOptions {
   int steps = 300;
-  int batch = 16;
-  int sequence = 128;
+  // Whole 1024-byte contexts, so that fine-tuning at that length stays in distribution.
+  int batch = 2;
+  int sequence = 1024;
   double lr = 2e-3;
   std::uint64_t seed = 7;
   bool force = false;  // retrain even when a trained checkpoint is there

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -96,7 +97,7 @@ struct FinetuneResult {
   std::int64_t run_id = 0;
   int steps_done = 0;
   double final_loss = 0;       // mean training loss of the last 10 steps
-  double final_eval_loss = 0;  // NaN when no evaluation ran
+  double final_eval_loss = std::numeric_limits<double>::quiet_NaN();  // none ran: NaN
   double steps_per_second = 0;
   std::filesystem::path adapter;  // adapter.safetensors in the run's folder
 };
@@ -125,5 +126,6 @@ void exportMergedModel(Workspace& workspace, std::int64_t run_id,
 //   predictor/mlp_recall, predictor/mlp_precision, predictor/attention_recall,
 //   predictor/attention_precision               mean over layers, at each refresh
 //   predictor/layerN/mlp_recall, ...            the same per layer
+//   exposer/mlp_sparsity, exposer/attention_sparsity   the true layouts' sparsity at each refresh
 //   layout/dense_fallback_layers                layers run dense by the cost model this step
 }  // namespace darkroom
