@@ -160,7 +160,8 @@ void printResult(const FinetuneResult& r, const FinetuneOptions& o, bool json) {
   }
   std::printf("run %lld: %s %s %s, %d steps\n", static_cast<long long>(r.run_id), o.model.c_str(),
               toString(o.peft.method), toString(o.mode), r.steps_done);
-  std::printf("final loss   %.4f (mean of the last 10 steps)\n", r.final_loss);
+  std::printf("final loss   %.4f (mean of the last %d steps)\n", r.final_loss,
+              std::min(10, r.steps_done));
   if (has_eval)
     std::printf("eval loss    %.4f\n", r.final_eval_loss);
   else

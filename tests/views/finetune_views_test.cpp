@@ -4,6 +4,7 @@
 #include <QApplication>
 #include <QComboBox>
 #include <QDir>
+#include <QFileInfo>
 #include <QLabel>
 #include <QPushButton>
 #include <QSettings>
@@ -210,6 +211,18 @@ class FinetuneViewsTest : public QObject {
     QVERIFY(panel->comparisonLabel()->text().contains(QString("#%1").arg(id)));
     QTest::qWait(100);
     saveScreenshot(panel.get(), "finetune_panel_dense");
+
+    // A finished LoRA run exports its merged model; a finished run has nothing to resume.
+    QTRY_VERIFY(panel->runList()->selectedRuns() == std::vector<std::int64_t>{id});
+    QVERIFY(panel->exportButton()->isEnabled());
+    QVERIFY(!panel->resumeButton()->isEnabled());
+    const QString out = dir_.filePath("merged");
+    QVERIFY(panel->exportSelected(out));
+    QTRY_VERIFY_WITH_TIMEOUT(!panel->busy(), 30000);
+    QVERIFY2(panel->messageLabel()->text().contains("merged model written"),
+             qPrintable(panel->messageLabel()->text()));
+    QVERIFY(QFileInfo(out + "/config.json").isFile());
+    QVERIFY(QFileInfo(out + "/model.safetensors").isFile());
   }
 
   void bothRunsDenseThenSparseOverlaid() {
@@ -251,6 +264,8 @@ class FinetuneViewsTest : public QObject {
                                  points(panel->plots()->plot(FinetunePlots::Loss)) >= 2 * 3,
                              60000);
     const auto id = panel->shownRuns().front();
+    // Past the first checkpoint (every 25 steps), so there is something to resume from.
+    QTRY_VERIFY_WITH_TIMEOUT(ws_->store().metrics(id, "train/loss").size() > 30, 60000);
     QTest::mouseClick(panel->stopButton(), Qt::LeftButton);
     QTRY_VERIFY_WITH_TIMEOUT(!panel->busy(), 30000);
     QVERIFY2(panel->messageLabel()->text().contains("killed"),
@@ -263,6 +278,21 @@ class FinetuneViewsTest : public QObject {
     QTRY_VERIFY(panel->runList()->selectedRuns() == std::vector<std::int64_t>{id});
     QVERIFY(panel->resumeButton()->isEnabled());
     QVERIFY(panel->form()->isEnabled());
+
+    // Resume continues it from the checkpoint (the steps after it are trained again), live.
+    const auto killed_at = ws_->store().metrics(id, "train/loss").back().step;
+    QTest::mouseClick(panel->resumeButton(), Qt::LeftButton);
+    QVERIFY(panel->busy());
+    QTRY_VERIFY_WITH_TIMEOUT(
+        ws_->store().metrics(id, "train/loss").back().step > killed_at + 20, 60000);
+    QTest::mouseClick(panel->stopButton(), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(!panel->busy(), 30000);
+    QCOMPARE(ws_->store().run(id)->status, RunStatus::Killed);
+    // Each step once in the store and in the plot: the rewritten steps replaced the old ones.
+    const auto stored = ws_->store().metrics(id, "train/loss");
+    for (std::size_t i = 1; i < stored.size(); ++i) QVERIFY(stored[i].step > stored[i - 1].step);
+    QTRY_COMPARE(panel->plots()->plot(FinetunePlots::Loss)->graph(0)->data()->size(),
+                 int(stored.size()));
   }
 
   void badDataIsReportedInThePanel() {

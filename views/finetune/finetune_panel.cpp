@@ -58,7 +58,7 @@ FinetunePanel::FinetunePanel(JobBridge* jobs, QWidget* parent) : QWidget(parent)
   connect(list_, &FinetuneRunList::runsSelected, this, &FinetunePanel::onRunsSelected);
   poll_ = new QTimer(this);
   poll_->setInterval(kPollMs);
-  connect(poll_, &QTimer::timeout, this, &FinetunePanel::poll);
+  connect(poll_, &QTimer::timeout, this, [this] { poll(false); });
   updateComparison();
   updateButtons();
 }
@@ -128,7 +128,7 @@ void FinetunePanel::setWorkspace(Workspace* workspace) {
   list_->reload({});
   if (workspace_) {
     poll_->start();
-    poll();
+    poll(true);
   } else {
     poll_->stop();
   }
@@ -301,7 +301,7 @@ void FinetunePanel::onJobEvent(const JobEvent& e) {
     submitNext();
   else
     finishLaunch();
-  poll();
+  poll(true);  // the final points and status, and the run list
   if (!launched_.empty()) showRuns(launched_);
 }
 
@@ -311,21 +311,20 @@ void FinetunePanel::finishLaunch() {
   updateButtons();
 }
 
-void FinetunePanel::poll() {
+void FinetunePanel::poll(bool now) {
   if (!workspace_) return;
   bool live = busy();
   for (auto id : shown_)
     if (auto* r = list_->run(id); r && r->status == RunStatus::Running) live = true;
-  if (!live && ++idle_ticks_ % kIdleEvery != 0) return;
+  if (!now && !live && ++idle_ticks_ % kIdleEvery != 0) return;
   try {
     auto& store = workspace_->store();
     auto runs = store.runs();
-    list_->reload(runs);
+    const bool statuses_changed = list_->reload(runs);
     if (busy() && findJobRun(runs)) showRuns(launched_);
-    if (curves_.poll(store)) {
-      plots_->update(curves_);
-      updateComparison();
-    }
+    const bool points_changed = curves_.poll(store);
+    if (points_changed) plots_->update(curves_);
+    if (points_changed || statuses_changed) updateComparison();
   } catch (const StoreError& e) {
     showMessage(tr("Cannot read the workspace: %1").arg(e.what()), true);
   }
@@ -404,9 +403,12 @@ void FinetunePanel::updateComparison() {
     const auto& time = curves_.curve(id, "train/step_time_s");
     const auto* o = optionsOf(id);
     const auto* run = list_->run(id);
-    QString text = QString("<b>#%1 %2</b>").arg(id).arg(
-        run ? QString::fromStdString(run->name).toHtmlEscaped() : QString());
-    if (run) text += " — " + QString::fromUtf8(toString(run->status));
+    QString text = QString("<b>#%1</b>").arg(id);
+    if (run)
+      text = QString("<b>#%1 %2</b> — %3")
+                 .arg(id)
+                 .arg(QString::fromStdString(run->name).toHtmlEscaped())
+                 .arg(QString::fromUtf8(toString(run->status)));
     if (!loss.empty()) {
       text += tr(", step %1").arg(loss.back().step);
       if (o) text += tr(" of %1").arg(o->steps);
@@ -431,10 +433,11 @@ void FinetunePanel::updateComparison() {
   }
   const double diff = c.other_loss - c.base_loss;
   comparison_->setText(
-      names + tr(" over %n common step(s): <b>speed-up %1×</b> (%2 → %3 s/step) · final loss "
-                 "%4 vs %5 (<b>%6%7</b>)",
-                 nullptr, c.common_steps)
+      names + (c.common_steps == 1 ? tr(" over 1 common step")
+                                   : tr(" over %1 common steps").arg(c.common_steps)) +
+      tr(": <b>speed-up %1×</b>%2 (%3 → %4 s/step) · final loss %5 vs %6 (<b>%7%8</b>)")
                   .arg(c.speedup, 0, 'f', 2)
+                  .arg(c.speedup < 1 ? tr(" (slower)") : QString())
                   .arg(c.base_step_time, 0, 'f', 3)
                   .arg(c.other_step_time, 0, 'f', 3)
                   .arg(c.other_loss, 0, 'f', 4)

@@ -72,7 +72,9 @@ class FinetunePanel : public QWidget {
   void onJobEvent(const JobEvent& event);
   void submitNext();
   void finishLaunch();
-  void poll();
+  // Reads new runs and points: a few times a second while something trains, every ~2 s when
+  // idle (runs started by darkroom-cli still appear), at once when `now`.
+  void poll(bool now);
   // Looks for the running launch's run among `runs`; true when newly found.
   bool findJobRun(const std::vector<RunInfo>& runs);
   void onRunsSelected(const std::vector<std::int64_t>& ids);

@@ -82,13 +82,16 @@ FinetunePlots::FinetunePlots(QWidget* parent) : QWidget(parent) {
     title->setFont(bold);
     plot->plotLayout()->addElement(0, 0, title);
     plot->xAxis->setLabel(tr("step"));
+    auto whole_steps = QSharedPointer<QCPAxisTickerFixed>::create();  // no "step 2.5"
+    whole_steps->setTickStep(1);
+    whole_steps->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+    plot->xAxis->setTicker(whole_steps);
     plot->yAxis->setLabel(tr(kCharts[c].y_label));
     if (kCharts[c].unit_range) plot->yAxis->setRange(-0.02, 1.02);
     auto* empty = new QCPItemText(plot);
     empty->position->setType(QCPItemPosition::ptAxisRectRatio);
     empty->position->setCoords(0.5, 0.5);
     empty->setText(tr(kCharts[c].empty));
-    plot->legend->setVisible(c == Loss || c == PredictorRecall);
     plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     QFont small = plot->legend->font();
     small.setPointSizeF(small.pointSizeF() * 0.85);
@@ -140,6 +143,12 @@ void FinetunePlots::update(const FinetuneCurves& curves) {
       y << p.value;
     }
     s.raw->setData(x, y, true);
+    // The legend lists only curves with points: a dense run has no sparsity or recall.
+    QCPGraph* named = s.smooth ? s.smooth : s.raw;
+    if (x.isEmpty())
+      named->removeFromLegend();
+    else
+      named->addToLegend();
     if (s.smooth) {
       auto smoothed = smoothEma(std::vector<double>(y.begin(), y.end()), kSmoothing);
       s.smooth->setData(x, QVector<double>(smoothed.begin(), smoothed.end()), true);
@@ -150,6 +159,7 @@ void FinetunePlots::update(const FinetuneCurves& curves) {
     bool any = false;
     for (int g = 0; g < plot->graphCount(); ++g) any = any || !plot->graph(g)->data()->isEmpty();
     if (auto* empty = emptyText(plot)) empty->setVisible(!any);
+    plot->legend->setVisible((c == Loss || c == PredictorRecall) && plot->legend->itemCount() > 0);
     if (any && follow_[c]) rescale(Chart(c));
     plot->replot(QCustomPlot::rpQueuedReplot);
   }
@@ -158,8 +168,10 @@ void FinetunePlots::update(const FinetuneCurves& curves) {
 void FinetunePlots::rescale(Chart chart) {
   QCustomPlot* plot = plots_[chart];
   plot->xAxis->rescale(true);
+  // Air on both sides, so a point at the first or last step (the final eval) shows whole.
   QCPRange x = plot->xAxis->range();
-  if (x.size() < 1) plot->xAxis->setRange(x.lower - 0.5, x.upper + 0.5);  // one step: air
+  const double air = std::max(0.5, 0.02 * x.size());
+  plot->xAxis->setRange(x.lower - air, x.upper + air);
   if (kCharts[chart].unit_range) {
     plot->yAxis->setRange(-0.02, 1.02);
     return;
