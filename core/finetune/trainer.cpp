@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "darkroom/analysis.h"
+#include "darkroom/demo_models.h"
 #include "darkroom/finetune.h"
 #include "finetune/adamw.h"
 #include "finetune/long_exposure.h"
@@ -70,8 +71,12 @@ struct Session {
       : options(std::move(o)), model_dir(std::move(dir)), model(std::move(m)),
         data(std::move(d)), gen(at::make_generator<at::CPUGeneratorImpl>(options.seed)),
         peft(model, options.peft, gen), optimizer(peft.parameters(), options.weight_decay) {
-    if (options.mode == FinetuneMode::Sparse)
-      sparse = std::make_unique<LongExposure>(model, peft, options, gen);
+    // The predictors draw from their own generator: dense and sparse runs from one seed must
+    // see the same PEFT initialization and the same batches.
+    if (options.mode == FinetuneMode::Sparse) {
+      auto predictor_gen = at::make_generator<at::CPUGeneratorImpl>(options.seed + 0x9e3779b9);
+      sparse = std::make_unique<LongExposure>(model, peft, options, predictor_gen);
+    }
   }
 };
 
@@ -254,10 +259,17 @@ std::vector<Batch> calibrationBatches(Session& s) {
   return out;
 }
 
+// The share of a job's progress bar that loading takes: most of it when a demo model must be
+// trained first (minutes), a sliver otherwise.
+double setupShare(Workspace& ws, const std::string& model) {
+  return isDemoModelName(model) && !isDemoModelTrained(ws, model) ? 0.6 : 0.05;
+}
+
 }  // namespace
 
 FinetuneResult finetune(Workspace& ws, const FinetuneOptions& options, JobContext& ctx) {
-  auto setup = ctx.slice(0, 0.05);
+  const double share = setupShare(ws, options.model);
+  auto setup = ctx.slice(0, share);
   auto session = openSession(ws, options, setup);
   auto& store = ws.store();
   auto name = options.name.empty() ? options.model + " " + toString(options.peft.method) + " " +
@@ -272,7 +284,7 @@ FinetuneResult finetune(Workspace& ws, const FinetuneOptions& options, JobContex
                                    params);
   FinetuneResult result;
   recordRunOutcome(store, run, [&] {
-    auto rest = ctx.slice(0.05, 0.95);
+    auto rest = ctx.slice(share, 1 - share);
     double train_from = 0;
     if (session->sparse) {
       train_from = 0.1;
@@ -302,13 +314,14 @@ FinetuneResult resumeFinetune(Workspace& ws, std::int64_t run_id, JobContext& ct
   if (info->status == RunStatus::Finished)
     throw FinetuneError("run " + std::to_string(run_id) + " already finished");
   auto options = finetuneOptionsOf(ws, run_id);
-  auto setup = ctx.slice(0, 0.05);
+  const double share = setupShare(ws, options.model);
+  auto setup = ctx.slice(0, share);
   auto session = openSession(ws, options, setup);
   const int done = loadCheckpoint(ws, run_id, *session);
   ws.store().reopenRun(run_id, done);
   FinetuneResult result;
   recordRunOutcome(ws.store(), run_id, [&] {
-    auto rest = ctx.slice(0.05, 0.95);
+    auto rest = ctx.slice(share, 1 - share);
     result = train(ws, run_id, *session, done, rest);
   });
   return result;
