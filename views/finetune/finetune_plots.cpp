@@ -92,7 +92,9 @@ FinetunePlots::FinetunePlots(QWidget* parent) : QWidget(parent) {
     empty->position->setType(QCPItemPosition::ptAxisRectRatio);
     empty->position->setCoords(0.5, 0.5);
     empty->setText(tr(kCharts[c].empty));
-    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    // Recall sits near 1, loss falls from the top left: each legend where its curves are not.
+    plot->axisRect()->insetLayout()->setInsetAlignment(
+        0, (c == PredictorRecall ? Qt::AlignBottom : Qt::AlignTop) | Qt::AlignRight);
     QFont small = plot->legend->font();
     small.setPointSizeF(small.pointSizeF() * 0.85);
     plot->legend->setFont(small);
