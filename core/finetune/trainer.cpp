@@ -92,147 +92,162 @@ std::unique_ptr<Session> openSession(Workspace& ws, const FinetuneOptions& o, Jo
                         std::to_string(model.config().max_positions) + " positions");
   std::unique_ptr<Tokenizer> tokenizer;
   try {
-    tokenizer = loadTokenizer(dir);
-  } catch (const std::exception& e) {
-    throw FinetuneError(std::string("the model's tokenizer cannot be loaded: ") + e.what());
+      tokenizer = loadTokenizer(dir);
+    } catch (const std::exception& e) {
+      throw FinetuneError(std::string("the model's tokenizer cannot be loaded: ") + e.what());
+    }
+    auto data =
+        Dataset::load(o.dataset, *tokenizer, o.sequence, model::addsBos(dir, model.config()));
+    return std::make_unique<Session>(o, dir, std::move(model), std::move(data));
   }
-  auto data =
-      Dataset::load(o.dataset, *tokenizer, o.sequence, model::addsBos(dir, model.config()));
-  return std::make_unique<Session>(o, dir, std::move(model), std::move(data));
-}
 
-fs::path checkpointPath(Workspace& ws, std::int64_t run) { return ws.runDir(run) / "checkpoint.safetensors"; }
+  fs::path checkpointPath(Workspace& ws, std::int64_t run) { return ws.runDir(run) / "checkpoint.safetensors"; }
 
-void saveCheckpoint(Workspace& ws, std::int64_t run, const Session& s, int steps_done) {
-  model::TensorMap tensors;
-  for (const auto& [name, t] : s.peft.parameters()) tensors["peft/" + name] = t;
-  s.optimizer.save(tensors);
-  tensors["rng"] = s.gen.get_state().to(at::kLong);
-  std::map<std::string, std::string> meta = {{"steps_done", std::to_string(steps_done)}};
-  if (s.sparse) s.sparse->save(tensors, meta);
-  model::saveTensors(checkpointPath(ws, run), tensors, meta);
-}
+  void saveCheckpoint(Workspace& ws, std::int64_t run, const Session& s, int steps_done) {
+    model::TensorMap tensors;
+    for (const auto& [name, t] : s.peft.parameters()) tensors["peft/" + name] = t;
+    s.optimizer.save(tensors);
+    tensors["rng"] = s.gen.get_state().to(at::kLong);
+    std::map<std::string, std::string> meta = {{"steps_done", std::to_string(steps_done)}};
+    if (s.sparse) s.sparse->save(tensors, meta);
+    model::saveTensors(checkpointPath(ws, run), tensors, meta);
+  }
 
-// Returns the steps the checkpoint had done.
-int loadCheckpoint(Workspace& ws, std::int64_t run, Session& s) {
-  auto path = checkpointPath(ws, run);
-  if (!fs::exists(path))
-    throw FinetuneError("run " + std::to_string(run) + " has no checkpoint to resume from (it "
-                        "stopped before its first one): start it again instead");
-  model::LoadedTensors loaded;
+  // Returns the steps the checkpoint had done.
+  int loadCheckpoint(Workspace& ws, std::int64_t run, Session& s) {
+    auto path = checkpointPath(ws, run);
+    if (!fs::exists(path))
+      throw FinetuneError("run " + std::to_string(run) + " has no checkpoint to resume from (it "
+                          "stopped before its first one): start it again instead");
+    model::LoadedTensors loaded;
   try {
-    loaded = model::loadTensors(path);
-  } catch (const std::exception& e) {
-    throw FinetuneError(std::string("the checkpoint is unreadable: ") + e.what());
+      loaded = model::loadTensors(path);
+    } catch (const std::exception& e) {
+      throw FinetuneError(std::string("the checkpoint is unreadable: ") + e.what());
+    }
+    model::TensorMap peft;
+    for (const auto& [name, t] : loaded.tensors)
+      if (name.rfind("peft/", 0) == 0) peft[name.substr(5)] = t;
+    s.peft.load(peft);
+    s.optimizer.load(loaded.tensors);
+    if (auto rng = loaded.tensors.find("rng"); rng != loaded.tensors.end())
+      s.gen.set_state(rng->second.to(at::kByte));
+    if (s.sparse) s.sparse->load(loaded.tensors, loaded.metadata);
+    return std::stoi(loaded.metadata.at("steps_done"));
   }
-  model::TensorMap peft;
-  for (const auto& [name, t] : loaded.tensors)
-    if (name.rfind("peft/", 0) == 0) peft[name.substr(5)] = t;
-  s.peft.load(peft);
-  s.optimizer.load(loaded.tensors);
-  if (auto rng = loaded.tensors.find("rng"); rng != loaded.tensors.end())
-    s.gen.set_state(rng->second.to(at::kByte));
-  if (s.sparse) s.sparse->load(loaded.tensors, loaded.metadata);
-  return std::stoi(loaded.metadata.at("steps_done"));
-}
 
-double evaluate(Session& s) {
-  at::NoGradGuard no_grad;
-  s.peft.setTraining(false);
-  model::ForwardHooks hooks;
-  hooks.linear = [&](const std::string& m, const at::Tensor& x, const at::Tensor& w,
-                     const at::Tensor* b) { return s.peft.linear(m, x, w, b); };
-  Autocast autocast(s.options.bf16, s.model.device());
-  double total = 0;
-  for (int i = 0; i < s.options.eval_batches; ++i) {
-    auto b = s.data.evalBatch(i, s.options.batch);
-    total += causalLoss(s.model.forward(b.inputs, nullptr, nullptr, &hooks), b.targets)
-                 .item<double>();
+  double evaluate(Session& s) {
+    at::NoGradGuard no_grad;
+    s.peft.setTraining(false);
+    model::ForwardHooks hooks;
+    hooks.linear = [&](const std::string& m, const at::Tensor& x, const at::Tensor& w,
+                       const at::Tensor* b) { return s.peft.linear(m, x, w, b); };
+    Autocast autocast(s.options.bf16, s.model.device());
+    double total = 0;
+    for (int i = 0; i < s.options.eval_batches; ++i) {
+      auto b = s.data.evalBatch(i, s.options.batch);
+      total += causalLoss(s.model.forward(b.inputs, nullptr, nullptr, &hooks), b.targets)
+                   .item<double>();
+    }
+    s.peft.setTraining(true);
+    return total / s.options.eval_batches;
   }
-  s.peft.setTraining(true);
-  return total / s.options.eval_batches;
-}
 
-void logMetrics(MetricBuffer& metrics, int step, const StepMetrics& values) {
-  for (const auto& [key, value] : values) metrics.add(key, step, value);
-}
+  void logMetrics(MetricBuffer& metrics, int step, const StepMetrics& values) {
+    for (const auto& [key, value] : values) metrics.add(key, step, value);
+  }
 
-// Trains from `first_step` (steps already done) to the end; checkpoints as it goes.
-FinetuneResult train(Workspace& ws, std::int64_t run, Session& s, int first_step,
-                     JobContext& ctx) {
-  const auto& o = s.options;
-  FinetuneResult result;
-  result.run_id = run;
-  MetricBuffer metrics(ws.store(), run, 64);
-  auto device = s.model.device();
-  auto onDevice = [&](Batch b) {
-    b.inputs = b.inputs.to(device);
-    b.targets = b.targets.to(device);
-    return b;
-  };
-  std::vector<double> recent_losses;
-  double train_seconds = 0;
-  int timed_steps = 0;
-  for (int step = first_step; step < o.steps; ++step) {
-    const int done = step + 1;  // metrics are logged at the count of optimizer steps done
-    auto t0 = Clock::now();
-    const double lr = learningRate(o, step);
-    s.optimizer.zeroGrad();
-    double loss_sum = 0;
-    std::int64_t tokens = 0;
-    for (int micro = 0; micro < o.grad_accumulation; ++micro) {
-      auto batch = onDevice(s.data.trainBatch(o.batch, s.gen));
-      tokens += batch.inputs.numel();
-      model::ForwardHooks hooks;
+  // Trains from `first_step` (steps already done) to the end; checkpoints as it goes.
+  FinetuneResult train(Workspace& ws, std::int64_t run, Session& s, int first_step,
+                       JobContext& ctx) {
+    const auto& o = s.options;
+    FinetuneResult result;
+    result.run_id = run;
+    MetricBuffer metrics(ws.store(), run, 64);
+    auto device = s.model.device();
+    auto onDevice = [&](Batch b) {
+      b.inputs = b.inputs.to(device);
+      b.targets = b.targets.to(device);
+      return b;
+    };
+    std::vector<double> recent_losses;
+    double train_seconds = 0;
+    int timed_steps = 0, completed = first_step, checkpointed = first_step;
+    auto last_flush = Clock::now();
+  try {
+    for (int step = first_step; step < o.steps; ++step) {
+      const int done = step + 1;  // metrics are logged at the count of optimizer steps done
+      auto t0 = Clock::now();
+      const double lr = learningRate(o, step);
+      s.optimizer.zeroGrad();
+      double loss_sum = 0;
+      std::int64_t tokens = 0;
+      for (int micro = 0; micro < o.grad_accumulation; ++micro) {
+        auto batch = onDevice(s.data.trainBatch(o.batch, s.gen));
+        tokens += batch.inputs.numel();
+        model::ForwardHooks hooks;
+        if (s.sparse) {
+          if (step % o.predictor_refresh_every == 0 && micro == 0 && step > first_step)
+            logMetrics(metrics, done, s.sparse->refresh(batch));
+          hooks = s.sparse->hooks();
+        } else {
+          hooks.linear = [&](const std::string& m, const at::Tensor& x, const at::Tensor& w,
+                             const at::Tensor* b) { return s.peft.linear(m, x, w, b); };
+        }
+        at::Tensor loss;
+        {
+          Autocast autocast(o.bf16, device);
+          loss = causalLoss(s.model.forward(batch.inputs, nullptr, nullptr, &hooks), batch.targets);
+        }
+        (loss / o.grad_accumulation).backward();
+        loss_sum += loss.item<double>();
+        ctx.checkCancelled();
+      }
+      const double grad_norm = s.optimizer.clipGradients(o.max_grad_norm);
+      s.optimizer.step(lr);
+      const double loss = loss_sum / o.grad_accumulation, took = seconds(t0);
+      if (!std::isfinite(loss))
+        throw FinetuneError("the loss became " + std::to_string(loss) + " at step " +
+                            std::to_string(done) + ": lower the learning rate");
+      train_seconds += took;
+      ++timed_steps;
+      recent_losses.push_back(loss);
+      metrics.add("train/loss", done, loss);
+      metrics.add("train/lr", done, lr);
+      metrics.add("train/grad_norm", done, grad_norm);
+      metrics.add("train/step_time_s", done, took);
+      metrics.add("train/tokens_per_s", done, double(tokens) / std::max(took, 1e-9));
       if (s.sparse) {
-        if (step % o.predictor_refresh_every == 0 && micro == 0 && step > first_step)
-          logMetrics(metrics, done, s.sparse->refresh(batch));
-        hooks = s.sparse->hooks();
-      } else {
-        hooks.linear = [&](const std::string& m, const at::Tensor& x, const at::Tensor& w,
-                           const at::Tensor* b) { return s.peft.linear(m, x, w, b); };
+        auto st = s.sparse->stats();
+        metrics.add("sparsity/mlp", done, 1 - st.mlp_density);
+        metrics.add("sparsity/attention", done, 1 - st.attention_density);
+        metrics.add("layout/dense_fallback_layers", done, st.dense_layers);
       }
-      at::Tensor loss;
-      {
-        Autocast autocast(o.bf16, device);
-        loss = causalLoss(s.model.forward(batch.inputs, nullptr, nullptr, &hooks), batch.targets);
+      const bool last = done == o.steps;
+      if ((o.eval_every > 0 && done % o.eval_every == 0) || last) {
+        result.final_eval_loss = evaluate(s);
+        metrics.add("eval/loss", done, result.final_eval_loss);
       }
-      (loss / o.grad_accumulation).backward();
-      loss_sum += loss.item<double>();
-      ctx.checkCancelled();
+      if ((o.checkpoint_every > 0 && done % o.checkpoint_every == 0) || last) {
+        metrics.flush();  // the checkpoint never runs ahead of the stored curves
+        saveCheckpoint(ws, run, s, done);
+        checkpointed = done;
+      }
+      completed = done;
+      // Live views poll the store: hand them the newest points at least twice a second.
+      if (seconds(last_flush) > 0.5) {
+        metrics.flush();
+        last_flush = Clock::now();
+      }
+      ctx.progress(double(done) / o.steps,
+                   "step " + std::to_string(done) + "/" + std::to_string(o.steps) + "  loss " +
+                       std::to_string(loss).substr(0, 6));
     }
-    const double grad_norm = s.optimizer.clipGradients(o.max_grad_norm);
-    s.optimizer.step(lr);
-    const double loss = loss_sum / o.grad_accumulation, took = seconds(t0);
-    if (!std::isfinite(loss))
-      throw FinetuneError("the loss became " + std::to_string(loss) + " at step " +
-                          std::to_string(done) + ": lower the learning rate");
-    train_seconds += took;
-    ++timed_steps;
-    recent_losses.push_back(loss);
-    metrics.add("train/loss", done, loss);
-    metrics.add("train/lr", done, lr);
-    metrics.add("train/grad_norm", done, grad_norm);
-    metrics.add("train/step_time_s", done, took);
-    metrics.add("train/tokens_per_s", done, double(tokens) / std::max(took, 1e-9));
-    if (s.sparse) {
-      auto st = s.sparse->stats();
-      metrics.add("sparsity/mlp", done, 1 - st.mlp_density);
-      metrics.add("sparsity/attention", done, 1 - st.attention_density);
-      metrics.add("layout/dense_fallback_layers", done, st.dense_layers);
-    }
-    const bool last = done == o.steps;
-    if ((o.eval_every > 0 && done % o.eval_every == 0) || last) {
-      result.final_eval_loss = evaluate(s);
-      metrics.add("eval/loss", done, result.final_eval_loss);
-    }
-    if ((o.checkpoint_every > 0 && done % o.checkpoint_every == 0) || last) {
-      metrics.flush();  // the checkpoint never runs ahead of the stored curves
-      saveCheckpoint(ws, run, s, done);
-    }
-    ctx.progress(double(done) / o.steps,
-                 "step " + std::to_string(done) + "/" + std::to_string(o.steps) + "  loss " +
-                     std::to_string(loss).substr(0, 6));
+  } catch (const JobCancelled&) {
+    // Stopped between steps: keep what the completed steps learned, so resuming loses nothing.
+    metrics.flush();
+    if (completed > checkpointed) saveCheckpoint(ws, run, s, completed);
+    throw;
   }
   metrics.flush();
   const std::size_t tail = std::min<std::size_t>(10, recent_losses.size());

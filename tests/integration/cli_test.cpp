@@ -262,7 +262,7 @@ TEST(Cli, AnalyzeModelInfoAndGenerateOnADemoModel) {
                         "--dtype", "int8"}, tmp);
   EXPECT_EQ(bad_dtype.code, 1);
   EXPECT_NE(bad_dtype.err.find("float32 or bfloat16"), std::string::npos) << bad_dtype.err;
-  auto too_long = cli({"--workspace", ws, "analyze", "--model", "demo-opt", "--seq", "999"}, tmp);
+  auto too_long = cli({"--workspace", ws, "analyze", "--model", "demo-opt", "--seq", "1500"}, tmp);
   EXPECT_EQ(too_long.code, 1);
   EXPECT_NE(too_long.err.find("max_position_embeddings"), std::string::npos) << too_long.err;
 }
