@@ -25,18 +25,25 @@ double fastestMs(const std::function<void()>& work, int repeats = 3) {
   return best;
 }
 
-// Least-squares line through (density, ms); the density where it reaches `dense_ms`.
-double breakEven(const std::vector<double>& density, const std::vector<double>& ms,
-                 double dense_ms) {
+struct Line {
+  double intercept, slope;
+};
+
+// Least-squares line through (density, ms).
+Line fit(const std::vector<double>& density, const std::vector<double>& ms) {
   const double n = double(density.size());
   double sx = 0, sy = 0, sxx = 0, sxy = 0;
   for (std::size_t i = 0; i < density.size(); ++i) {
     sx += density[i], sy += ms[i], sxx += density[i] * density[i], sxy += density[i] * ms[i];
   }
   const double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
-  const double intercept = (sy - slope * sx) / n;
-  if (slope <= 0) return intercept < dense_ms ? 1.0 : 0.0;
-  return std::clamp((dense_ms - intercept) / slope, 0.0, 1.0);
+  return {(sy - slope * sx) / n, slope};
+}
+
+// The density where the line reaches `dense_ms`.
+double breakEven(const Line& line, double dense_ms) {
+  if (line.slope <= 0) return line.intercept < dense_ms ? 1.0 : 0.0;
+  return std::clamp((dense_ms - line.intercept) / line.slope, 0.0, 1.0);
 }
 
 // The first `count` of `blocks` blocks active, spread evenly.
@@ -47,6 +54,15 @@ at::Tensor spreadMask(std::int64_t blocks, std::int64_t count) {
 }
 
 }  // namespace
+
+double CostModel::mlpMs(double density) const {
+  return density >= mlp_break_even ? mlp_dense_ms : mlp_intercept_ms + mlp_slope_ms * density;
+}
+
+double CostModel::attentionMs(double density) const {
+  return density >= attention_break_even ? attention_dense_ms
+                                         : attention_intercept_ms + attention_slope_ms * density;
+}
 
 std::string CostModel::describe() const {
   std::ostringstream s;
@@ -66,6 +82,7 @@ CostModel measureCostModel(const ModelConfig& c, std::int64_t batch, std::int64_
   // ratio, not the absolute time, decides.
   const std::int64_t tokens = std::min<std::int64_t>(batch * sequence, 2048);
   const std::int64_t h = c.hidden_size, f = c.intermediate_size;
+  cost.mlp_tokens = tokens;
   auto x = at::randn({tokens, h}, opts), w1 = at::randn({f, h}, opts) * 0.05;
   auto w2 = at::randn({h, f}, opts) * 0.05, w2t = w2.t().contiguous();
   auto dy = at::randn({tokens, h}, opts);
@@ -88,7 +105,9 @@ CostModel measureCostModel(const ModelConfig& c, std::int64_t batch, std::int64_
       auto dx = scatterRows(dh, w1, layout);
     }));
   }
-  cost.mlp_break_even = breakEven(densities, times, cost.mlp_dense_ms);
+  auto mlp = fit(densities, times);
+  cost.mlp_intercept_ms = mlp.intercept, cost.mlp_slope_ms = mlp.slope;
+  cost.mlp_break_even = breakEven(mlp, cost.mlp_dense_ms);
 
   // Attention, one sequence of the run's length, forward and backward.
   const std::int64_t heads = c.num_heads, d = c.headDim();
@@ -123,7 +142,9 @@ CostModel measureCostModel(const ModelConfig& c, std::int64_t batch, std::int64_
       });
     }));
   }
-  cost.attention_break_even = breakEven(densities, times, cost.attention_dense_ms);
+  auto attention = fit(densities, times);
+  cost.attention_intercept_ms = attention.intercept, cost.attention_slope_ms = attention.slope;
+  cost.attention_break_even = breakEven(attention, cost.attention_dense_ms);
   return cost;
 }
 

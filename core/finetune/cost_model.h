@@ -16,6 +16,13 @@ struct CostModel {
   double mlp_break_even = 1.0;        // densities below this run the sparse MLP
   double attention_break_even = 1.0;  // the same for attention (share of causal blocks)
   double mlp_dense_ms = 0, attention_dense_ms = 0;  // what was measured, for the record
+  // The fitted lines: sparse ms = intercept + slope · density.
+  double mlp_intercept_ms = 0, mlp_slope_ms = 0;  // for mlp_tokens tokens
+  std::int64_t mlp_tokens = 0;
+  double attention_intercept_ms = 0, attention_slope_ms = 0;  // for one sequence
+  // Predicted ms of one layer's MLP / attention at a layout density, dense fall-back included.
+  double mlpMs(double density) const;
+  double attentionMs(double density) const;
   std::string describe() const;
 };
 

@@ -45,8 +45,10 @@ double LongExposure::sparseLoss(const Batch& batch, const Exposure& e, double ml
   return loss;
 }
 
-// The most aggressive MLP p whose loss stays within half the tolerance of dense (attention
-// dense), then the most aggressive attention threshold that keeps both within the tolerance.
+// The fastest thresholds, by the measured cost model, whose loss on the calibration batches stays
+// within the tolerance of dense. Each axis is screened alone first (MLP p with dense attention,
+// attention mass with a dense MLP); the pairs of survivors are then tried in order of predicted
+// step time until one also passes together.
 void LongExposure::searchThresholds(const std::vector<Batch>& batches,
                                     const std::function<void(double, const std::string&)>& progress) {
   std::vector<Exposure> exposures;
@@ -61,28 +63,63 @@ void LongExposure::searchThresholds(const std::vector<Batch>& batches,
       loss += sparseLoss(batches[i], exposures[i], p, attention) / double(batches.size());
     return loss;
   };
-  const double tol = options_.thresholds.tolerance;
+  // Predicted ms of the MLPs (or attentions) of one step at these thresholds, from the true
+  // layouts' densities.
+  const double tokens = double(options_.batch) * options_.sequence;
+  auto mlpMs = [&](double p) {
+    double ms = 0;
+    for (const auto& e : exposures)
+      for (const auto& peak : e.mlp_peak)
+        ms += cost_.mlpMs(mlpActiveBlocks(peak, p).to(at::kDouble).mean().item<double>());
+    return ms / double(exposures.size()) * tokens / double(std::max<std::int64_t>(cost_.mlp_tokens, 1));
+  };
+  auto attentionMs = [&](double m) {
+    double ms = 0;
+    for (const auto& e : exposures)
+      for (const auto& mass : e.attention_mass) {
+        auto keep = attentionKeep(mass, m);
+        const double nb = double(keep.size(1));
+        ms += cost_.attentionMs(keep.sum().item<double>() / (double(keep.size(0)) * nb * (nb + 1) / 2));
+      }
+    return ms / double(exposures.size()) * options_.batch;
+  };
+  const double limit = dense * (1 + options_.thresholds.tolerance);
   const std::vector<double> ps = {0.5, 0.3, 0.2, 0.1, 0.05, 0.03, 0.01, 0.0};
   // Attention mass is summed over the batch; the paper's scale (10) is for batch 8.
   const double per_batch = double(options_.batch) / 8.0;
-  const std::vector<double> masses = {100, 50, 20, 10, 5, 2, 1, 0.5, 0.2, 0.1, 0};
-  std::size_t done = 0, total = ps.size() + masses.size();
-  thresholds_.mlp_p = 0;
+  std::vector<double> masses;
+  for (double m : {100.0, 50.0, 20.0, 10.0, 5.0, 3.0, 2.0, 1.0, 0.5, 0.2, 0.0}) masses.push_back(m * per_batch);
+  const std::size_t total = ps.size() + masses.size() + 6;
+  std::size_t done = 0;
+  std::vector<double> ok_p = {0.0}, ok_m = {0.0};  // the dense-equivalent ends always qualify
   for (double p : ps) {
     progress(double(++done) / double(total), "threshold search: MLP p " + std::to_string(p));
-    if (lossAt(p, 0) <= dense * (1 + tol / 2)) {
-      thresholds_.mlp_p = p;
-      break;
-    }
+    if (p > 0 && lossAt(p, 0) <= limit) ok_p.push_back(p);
   }
-  thresholds_.attention = 0;
   for (double m : masses) {
-    progress(double(++done) / double(total),
-             "threshold search: attention mass " + std::to_string(m * per_batch));
-    if (lossAt(thresholds_.mlp_p, m * per_batch) <= dense * (1 + tol)) {
-      thresholds_.attention = m * per_batch;
-      break;
+    progress(double(++done) / double(total), "threshold search: attention mass " + std::to_string(m));
+    if (m > 0 && lossAt(0, m) <= limit) ok_m.push_back(m);
+  }
+  struct Pair {
+    double p, m, ms;
+  };
+  std::vector<Pair> pairs;
+  for (double p : ok_p)
+    for (double m : ok_m) pairs.push_back({p, m, mlpMs(p) + attentionMs(m)});
+  std::sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) { return a.ms < b.ms; });
+  // A pair with one axis at zero passed its screening already; a pair of two is tried on its
+  // own, at most six times (then the fastest single-axis choice wins). (0, 0) always passes.
+  int tries = 0;
+  for (const auto& pair : pairs) {
+    if (pair.p > 0 && pair.m > 0) {
+      if (tries == 6) continue;
+      ++tries;
+      progress(double(++done) / double(total), "threshold search: MLP p " + std::to_string(pair.p) +
+                                                   " with attention mass " + std::to_string(pair.m));
+      if (lossAt(pair.p, pair.m) > limit) continue;
     }
+    thresholds_ = {pair.p, pair.m};
+    break;
   }
 }
 

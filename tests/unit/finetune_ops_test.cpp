@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include "finetune/cost_model.h"
 #include "finetune/exposer.h"
 #include "finetune/sparse_model.h"
 #include "finetune/sparse_ops.h"
@@ -147,6 +148,34 @@ TEST(Exposer, ThresholdsOrderTheLayouts) {
   EXPECT_TRUE((few & ~many).sum().item<int>() == 0);
   EXPECT_TRUE(few.diagonal(0, 1, 2).all().item<bool>());
   EXPECT_FALSE(many.triu(1).any().item<bool>());
+}
+
+}  // namespace
+
+namespace {
+
+TEST(CostModel, MeasuresBothOperatorsAndPredictsMonotoneTimes) {
+  ModelConfig c;
+  c.hidden_size = 64;
+  c.num_heads = 2;
+  c.num_kv_heads = 2;
+  c.intermediate_size = 384;
+  auto cost = measureCostModel(c, 2, 96, at::kCPU);
+  EXPECT_GT(cost.mlp_dense_ms, 0);
+  EXPECT_GT(cost.attention_dense_ms, 0);
+  EXPECT_EQ(cost.mlp_tokens, 2 * 96);
+  for (double b : {cost.mlp_break_even, cost.attention_break_even}) {
+    EXPECT_GE(b, 0);
+    EXPECT_LE(b, 1);
+  }
+  // Past the break-even point the prediction is the dense time.
+  if (cost.mlp_break_even < 1) EXPECT_DOUBLE_EQ(cost.mlpMs(1.0), cost.mlp_dense_ms);
+  if (cost.attention_break_even < 1)
+    EXPECT_DOUBLE_EQ(cost.attentionMs(1.0), cost.attention_dense_ms);
+  // Below it, sparse is predicted no slower than dense (that is what break-even means).
+  EXPECT_LE(cost.mlpMs(0.0), cost.mlp_dense_ms + 1e-9);
+  EXPECT_LE(cost.attentionMs(0.0), cost.attention_dense_ms + 1e-9);
+  EXPECT_FALSE(cost.describe().empty());
 }
 
 }  // namespace
