@@ -169,9 +169,12 @@ TEST(CostModel, MeasuresBothOperatorsAndPredictsMonotoneTimes) {
     EXPECT_LE(b, 1);
   }
   // Past the break-even point the prediction is the dense time.
-  if (cost.mlp_break_even < 1) EXPECT_DOUBLE_EQ(cost.mlpMs(1.0), cost.mlp_dense_ms);
-  if (cost.attention_break_even < 1)
+  if (cost.mlp_break_even < 1) {
+    EXPECT_DOUBLE_EQ(cost.mlpMs(1.0), cost.mlp_dense_ms);
+  }
+  if (cost.attention_break_even < 1) {
     EXPECT_DOUBLE_EQ(cost.attentionMs(1.0), cost.attention_dense_ms);
+  }
   // Below it, sparse is predicted no slower than dense (that is what break-even means).
   EXPECT_LE(cost.mlpMs(0.0), cost.mlp_dense_ms + 1e-9);
   EXPECT_LE(cost.attentionMs(0.0), cost.attention_dense_ms + 1e-9);
