@@ -13,43 +13,16 @@
 #include <thread>
 
 #include "darkroom/store.h"
+#include "cli_process.h"
 #include "test_util.h"
 
 using namespace darkroom;
 using nlohmann::json;
+using test::cli;
+using test::slurp;
+using Result = test::CliResult;
 
 namespace {
-
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs darkroom-cli with these arguments (no shell: each one reaches argv as it is).
-Result cli(const std::vector<std::string>& args, const std::filesystem::path& dir) {
-  auto out_file = dir / "stdout.txt", err_file = dir / "stderr.txt";
-  pid_t pid = fork();
-  if (pid == 0) {
-    freopen(out_file.c_str(), "w", stdout);
-    freopen(err_file.c_str(), "w", stderr);
-    std::vector<char*> argv{const_cast<char*>(DARKROOM_CLI)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(DARKROOM_CLI, argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(out_file),
-          slurp(err_file)};
-}
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
