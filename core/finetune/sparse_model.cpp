@@ -61,15 +61,16 @@ LayoutStats SparseModel::stats() const {
   return s;
 }
 
+const at::Tensor* SparseModel::bias(const std::string& module) const {
+  auto it = model_.weights().find(module + ".bias");
+  return peft_.bias(module, it != model_.weights().end() ? &it->second : nullptr);
+}
+
 // x · W[active]ᵀ + bias[active] + LoRA restricted to the active output columns.
 at::Tensor SparseModel::gatherProjection(const std::string& module, const at::Tensor& x,
                                          const MlpLayout& layout) const {
   auto h = gatherColumns(x, weights_.at(module), layout);
-  auto model_bias = model_.weights().find(module + ".bias");
-  if (const at::Tensor* b = peft_.bias(module, model_bias != model_.weights().end()
-                                                   ? &model_bias->second
-                                                   : nullptr))
-    h = h + b->to(at::kFloat).index_select(0, layout.columns);
+  if (const at::Tensor* b = bias(module)) h = h + b->to(at::kFloat).index_select(0, layout.columns);
   if (const auto* l = peft_.lora(module))
     h = h + at::linear(at::linear(peft_.loraInput(x), l->a), l->b.index_select(0, layout.columns)) *
                 l->scale;
@@ -80,11 +81,7 @@ at::Tensor SparseModel::gatherProjection(const std::string& module, const at::Te
 at::Tensor SparseModel::scatterProjection(const std::string& module, const at::Tensor& hc,
                                           const MlpLayout& layout) const {
   auto y = scatterRows(hc, weights_.at(module), layout);
-  auto model_bias = model_.weights().find(module + ".bias");
-  if (const at::Tensor* b = peft_.bias(module, model_bias != model_.weights().end()
-                                                   ? &model_bias->second
-                                                   : nullptr))
-    y = y + b->to(at::kFloat);
+  if (const at::Tensor* b = bias(module)) y = y + b->to(at::kFloat);
   if (const auto* l = peft_.lora(module))
     y = y + at::linear(at::linear(peft_.loraInput(hc), l->a.index_select(1, layout.columns)), l->b) *
                 l->scale;

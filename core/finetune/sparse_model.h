@@ -38,6 +38,7 @@ class SparseModel {
  private:
   at::Tensor mlp(int layer, const std::string& prefix, const at::Tensor& x);
   at::Tensor attention(int layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+  const at::Tensor* bias(const std::string& module) const;  // BitFit's, else the model's
   at::Tensor gatherProjection(const std::string& module, const at::Tensor& x,
                               const MlpLayout& layout) const;
   at::Tensor scatterProjection(const std::string& module, const at::Tensor& hc,

@@ -39,45 +39,26 @@ at::Tensor runScatter(const at::Tensor& hc, const at::Tensor& w, const MlpLayout
   return out;
 }
 
-struct MlpHolder {
-  MlpLayout layout;
-};
-
-class GatherFunction : public torch::autograd::Function<GatherFunction> {
+// Gather (out = x · W[active]ᵀ) when kGather, else scatter (out = Hc · Wt[active]): each is the
+// other's input gradient, and the frozen weight gets none.
+template <bool kGather>
+class BlockProduct : public torch::autograd::Function<BlockProduct<kGather>> {
  public:
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& input, const at::Tensor& w,
                             const MlpLayout& layout) {
     ctx->saved_data["w"] = w;
     ctx->saved_data["blocks"] = layout.blocks;
     ctx->saved_data["columns"] = layout.columns;
     ctx->saved_data["block"] = layout.block;
     ctx->saved_data["neurons"] = layout.neurons;
-    return runGather(x, w, layout);
+    return kGather ? runGather(input, w, layout) : runScatter(input, w, layout);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grad) {
     auto w = ctx->saved_data["w"].toTensor();
     MlpLayout l{ctx->saved_data["blocks"].toTensor(), ctx->saved_data["columns"].toTensor(),
                 ctx->saved_data["block"].toInt(), ctx->saved_data["neurons"].toInt()};
-    return {runScatter(grad[0], w, l), at::Tensor(), at::Tensor()};
-  }
-};
-
-class ScatterFunction : public torch::autograd::Function<ScatterFunction> {
- public:
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& hc, const at::Tensor& wt,
-                            const MlpLayout& layout) {
-    ctx->saved_data["w"] = wt;
-    ctx->saved_data["blocks"] = layout.blocks;
-    ctx->saved_data["columns"] = layout.columns;
-    ctx->saved_data["block"] = layout.block;
-    ctx->saved_data["neurons"] = layout.neurons;
-    return runScatter(hc, wt, layout);
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grad) {
-    auto w = ctx->saved_data["w"].toTensor();
-    MlpLayout l{ctx->saved_data["blocks"].toTensor(), ctx->saved_data["columns"].toTensor(),
-                ctx->saved_data["block"].toInt(), ctx->saved_data["neurons"].toInt()};
-    return {runGather(grad[0], w, l), at::Tensor(), at::Tensor()};
+    return {kGather ? runScatter(grad[0], w, l) : runGather(grad[0], w, l), at::Tensor(),
+            at::Tensor()};
   }
 };
 
@@ -168,11 +149,11 @@ AttentionLayout attentionLayoutFromMask(const at::Tensor& keep, std::int64_t len
 }
 
 at::Tensor gatherColumns(const at::Tensor& x, const at::Tensor& weight, const MlpLayout& layout) {
-  return GatherFunction::apply(x, weight, layout);
+  return BlockProduct<true>::apply(x, weight, layout);
 }
 
 at::Tensor scatterRows(const at::Tensor& hc, const at::Tensor& weight_t, const MlpLayout& layout) {
-  return ScatterFunction::apply(hc, weight_t, layout);
+  return BlockProduct<false>::apply(hc, weight_t, layout);
 }
 
 at::Tensor blockSparseAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
