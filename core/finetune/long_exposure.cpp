@@ -1,5 +1,6 @@
 #include "finetune/long_exposure.h"
 
+#include <cstdio>
 #include <sstream>
 
 namespace darkroom::training {
@@ -57,10 +58,15 @@ void LongExposure::searchThresholds(const std::vector<Batch>& batches,
     exposures.push_back(expose(model_, peft_, b.inputs, b.targets, false, 0));
     dense += exposures.back().loss / double(batches.size());
   }
+  search_log_.clear();
   auto lossAt = [&](double p, double attention) {
     double loss = 0;
     for (std::size_t i = 0; i < batches.size(); ++i)
       loss += sparseLoss(batches[i], exposures[i], p, attention) / double(batches.size());
+    char entry[96];
+    std::snprintf(entry, sizeof entry, "%sp %g, mass %g: %+.2f%%", search_log_.empty() ? "" : "; ",
+                  p, attention, 100 * (loss / dense - 1));
+    search_log_ += entry;
     return loss;
   };
   // Predicted ms of the MLPs (or attentions) of one step at these thresholds, from the true
@@ -217,6 +223,7 @@ std::string LongExposure::describe() const {
   s << "thresholds: MLP p " << thresholds_.mlp_p << ", attention mass " << thresholds_.attention
     << (options_.thresholds.automatic ? " (searched)" : " (given)") << "; cost model: "
     << cost_.describe();
+  if (!search_log_.empty()) s << "; loss vs dense on the calibration batches: " << search_log_;
   return s.str();
 }
 

@@ -52,6 +52,7 @@ class LongExposure {
   std::vector<MlpPredictor> mlp_;
   std::vector<AttentionPredictor> attention_;
   SparseModel sparse_;
+  std::string search_log_;  // each candidate the search tried and its loss against dense
 };
 
 }  // namespace darkroom::training
