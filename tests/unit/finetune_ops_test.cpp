@@ -95,6 +95,59 @@ TEST(SparseOps, MlpMatchesDenseMaskedForwardAndBackward) {
   }
 }
 
+// The gated MLP of the Llama family: act(gate) · up on the active neurons, then down.
+TEST(SparseOps, GatedMlpMatchesDenseMaskedForwardAndBackward) {
+  auto g = gen();
+  ModelConfig c;
+  c.family = ModelFamily::Llama;
+  c.model_type = "llama";
+  c.vocab_size = 50;
+  c.hidden_size = 32;
+  c.num_layers = 1;
+  c.num_heads = 4;
+  c.num_kv_heads = 2;
+  c.intermediate_size = 300;
+  c.max_positions = 64;
+  c.activation = "silu";
+  c.tie_embeddings = true;
+  model::Weights w;
+  for (const auto& spec : model::expectedTensors(c)) w[spec.name] = at::randn(spec.shape, g) * 0.2;
+  model::Transformer model(c, w);
+  PeftOptions po;
+  po.method = PeftMethod::BitFit;  // zero biases added to bias-free projections, trainable
+  Peft peft(model, po, g);
+  {
+    at::NoGradGuard no_grad;
+    for (const auto& [name, t] : peft.parameters()) const_cast<at::Tensor&>(t).normal_(0, 0.1, g);
+  }
+  std::vector<MlpPredictor> mlp;
+  std::vector<AttentionPredictor> attention;
+  SparseModel sparse(model, peft, mlp, attention, CostModel{});
+  auto layout = mlpLayoutFromMask(at::tensor({1, 0, 1}).to(at::kBool), 300, kMlpBlock, at::kCPU);
+  const std::string p = model.layerPrefix(0);
+  auto x = at::randn({2, 5, 32}, g).requires_grad_(true);
+  auto y = sparse.sparseMlp(p, x, layout);
+  auto mask = at::zeros({300});
+  mask.index_fill_(0, layout.columns, 1.0);
+  auto proj = [&](const std::string& m, const at::Tensor& in) {
+    return peft.linear(p + m, in, model.weights().at(p + m + ".weight"), nullptr);
+  };
+  auto h = model.activate(proj("mlp.gate_proj", x)) * proj("mlp.up_proj", x) * mask;
+  auto ref = proj("mlp.down_proj", h);
+  expectClose(y, ref, 1e-4, "forward");
+  auto dy = at::randn_like(ref);
+  auto params = peft.parameterList();
+  std::vector<at::Tensor> inputs = {x};
+  inputs.insert(inputs.end(), params.begin(), params.end());
+  auto gs = torch::autograd::grad({y}, inputs, {dy}, true, false, true);
+  auto gd = torch::autograd::grad({ref}, inputs, {dy}, true, false, true);
+  for (std::size_t i = 0; i < gs.size(); ++i) {
+    auto a = gs[i].defined() ? gs[i] : at::zeros_like(inputs[i]);
+    auto b = gd[i].defined() ? gd[i] : at::zeros_like(inputs[i]);
+    expectClose(a, b, 1e-4, "gradient " + std::to_string(i));
+  }
+}
+
 TEST(SparseOps, AttentionMatchesDenseMaskedForwardAndBackward) {
   auto g = gen();
   for (std::int64_t length : {1, 16, 17, 45, 64}) {

@@ -2,6 +2,7 @@
 // dense versus sparse runs from one seed, and killing and resuming a run.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 
 #include "darkroom/demo_models.h"
@@ -166,6 +167,25 @@ TEST_F(Finetune, SparseRunTracksTheDenseRunFromTheSameSeed) {
   EXPECT_TRUE(std::filesystem::exists(sparse.adapter));
   EXPECT_NE(ws.store().params(sparse.run_id).at("long_exposure").find("cost model"),
             std::string::npos);
+}
+
+TEST_F(Finetune, Bf16AutocastAndAccumulationTrain) {
+  auto ws = Workspace::open(dir_->path());
+  auto o = tiny();
+  o.steps = 3;
+  o.bf16 = true;
+  o.grad_accumulation = 2;
+  o.peft.method = PeftMethod::BitFit;
+  FinetuneResult r;
+  ASSERT_EQ(run([&](JobContext& ctx) { r = finetune(ws, o, ctx); }), JobState::Succeeded);
+  auto losses = curve(ws, r.run_id, "train/loss");
+  ASSERT_EQ(losses.size(), 3u);
+  for (const auto& p : losses) EXPECT_TRUE(std::isfinite(p.value) && p.value > 0);
+  // Two micro-batches of 2 × 64 tokens per step.
+  EXPECT_NEAR(curve(ws, r.run_id, "train/tokens_per_s")[0].value *
+                  curve(ws, r.run_id, "train/step_time_s")[0].value,
+              256, 1);
+  EXPECT_EQ(ws.store().params(r.run_id).at("precision"), "bf16");
 }
 
 TEST_F(Finetune, AKilledRunResumesFromItsLastCheckpoint) {
