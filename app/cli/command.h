@@ -29,6 +29,11 @@ int analyzeCommand(const Context& ctx, Args& args);
 int modelCommand(const Context& ctx, Args& args);
 int generateCommand(const Context& ctx, Args& args);
 int finetuneCommand(const Context& ctx, Args& args);
+int coactCommand(const Context& ctx, Args& args);    // coact_command.cpp
+int placeCommand(const Context& ctx, Args& args);    // coact_command.cpp
+int layoutCommand(const Context& ctx, Args& args);   // layout_command.cpp: layout write|verify
+int exportCommand(const Context& ctx, Args& args);   // layout_command.cpp: export gguf
+int iobenchCommand(const Context& ctx, Args& args);  // iobench_command.cpp
 
 // Prints rows as an aligned text table.
 void printTable(const std::vector<std::string>& header,

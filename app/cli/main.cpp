@@ -20,6 +20,11 @@ commands:
   analyze               activation sparsity of a model on calibration text
   generate              continue a prompt with a model (streams the text)
   finetune              LoRA / Adapter / BitFit fine-tuning, dense or sparse; resume, export
+  coact                 record FFN activation traces and count neuron co-activations
+  place                 neuron placement for flash (greedy path, baselines) and expected I/O
+  layout write|verify   flash layout files of a model's FFN bundles in placement order
+  export gguf           a GGUF file of the model with its FFN neurons in placement order
+  iobench               replay traces against a layout with real reads, per placement × policy
   info                  the compute runtime: LibTorch, CUDA
 
 options:
@@ -48,6 +53,11 @@ int main(int argc, char** argv) {
     if (*command == "model") return modelCommand(ctx, args);
     if (*command == "generate") return generateCommand(ctx, args);
     if (*command == "finetune") return finetuneCommand(ctx, args);
+    if (*command == "coact") return coactCommand(ctx, args);
+    if (*command == "place") return placeCommand(ctx, args);
+    if (*command == "layout") return layoutCommand(ctx, args);
+    if (*command == "export") return exportCommand(ctx, args);
+    if (*command == "iobench") return iobenchCommand(ctx, args);
     throw UsageError("unknown command '" + *command + "'");
   } catch (const UsageError& e) {
     std::fprintf(stderr, "darkroom-cli: %s\nRun `darkroom-cli --help` for usage.\n", e.what());

@@ -1,0 +1,10 @@
+// Placeholder while the Neuralink commands are being built: says so instead of pretending.
+#include "command.h"
+
+namespace darkroom::cli {
+
+int layoutCommand(const Context&, Args&) { throw UsageError("this command is not built yet"); }
+
+int exportCommand(const Context&, Args&) { throw UsageError("this command is not built yet"); }
+
+}  // namespace darkroom::cli

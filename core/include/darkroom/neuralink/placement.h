@@ -1,0 +1,49 @@
+// Neuron placement in flash (PAPERS.md §2): a permutation per FFN layer; order[k] is the neuron
+// stored at slot k. The greedy-edge Hamiltonian path on d(i,j) = 1 − P(ij) puts neurons that fire
+// together next to each other, so one read serves several.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "darkroom/jobs.h"
+#include "darkroom/neuralink/coact.h"
+
+namespace darkroom::neuralink {
+
+enum class PlacementMethod {
+  Identity,       // the checkpoint's order
+  Frequency,      // hottest first
+  HotCold,        // PowerInfer-2 style: hot neurons (top 20% by frequency) first, then cold, each
+                  // in original order
+  ClosestFriend,  // LLM in a flash: each neuron followed by its most co-activated free partner
+  Greedy,         // Neuralink's greedy-edge path over the top-k partners of each neuron
+  GreedyAllPairs  // the same over all n² pairs (the reference for the top-k variant's quality)
+};
+const char* toString(PlacementMethod method);
+PlacementMethod parsePlacementMethod(const std::string& text);  // "identity", "greedy", ...
+
+struct PlacementOptions {
+  PlacementMethod method = PlacementMethod::Greedy;
+  int top_k = 32;  // Greedy: candidate partners per neuron
+  int threads = 0;
+};
+
+struct LayerPlacement {
+  std::vector<std::int32_t> order;  // slot -> neuron
+  double expected_io = 0;  // ΣP(i) − Σ_adjacent P(order[k], order[k+1]): expected reads per token
+  double seconds = 0;
+};
+
+struct Placement {
+  PlacementMethod method = PlacementMethod::Identity;
+  std::vector<LayerPlacement> layers;
+  double expectedIo() const;  // summed over layers
+};
+
+LayerPlacement placeLayer(const LayerCoact& stats, const PlacementOptions& options);
+Placement place(const CoactStats& stats, const PlacementOptions& options, JobContext& ctx);
+double expectedIo(const LayerCoact& stats, const std::vector<std::int32_t>& order);
+
+}  // namespace darkroom::neuralink
