@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,12 @@ struct Placement {
   PlacementMethod method = PlacementMethod::Identity;
   std::vector<LayerPlacement> layers;
   double expectedIo() const;  // summed over layers
+
+  // Safetensors: one I32 tensor "order.N" [neurons] per layer (slot -> neuron), F64 tensors
+  // "expected_io" and "seconds" [layers], metadata "method" (toString) and "layers". load()
+  // checks that every order is a permutation; errors (NeuralinkError) name the file.
+  void save(const std::filesystem::path& path) const;
+  static Placement load(const std::filesystem::path& path);
 };
 
 LayerPlacement placeLayer(const LayerCoact& stats, const PlacementOptions& options);
