@@ -1,0 +1,43 @@
+// Internals of the greedy-edge Hamiltonian path (placement.cpp), open to the unit tests.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "darkroom/neuralink/coact.h"
+
+namespace darkroom::neuralink::detail {
+
+struct Edge {
+  std::int32_t a = 0, b = 0;  // a < b
+  std::uint32_t weight = 0;   // f(a, b): a higher count is a shorter distance 1 − P(ab)
+};
+
+// Chains under construction: each neuron has at most two neighbours and no cycle forms.
+class PathBuilder {
+ public:
+  explicit PathBuilder(std::int32_t n);
+  // Links a and b unless either already has two neighbours or both lie in one chain.
+  bool link(std::int32_t a, std::int32_t b);
+  bool open(std::int32_t v) const { return next_[std::size_t(v)][1] < 0; }  // degree < 2
+  std::int32_t chain(std::int32_t v);  // the chain's representative (union-find root)
+  std::int64_t links() const { return links_; }
+  // Walks every chain; chains come hottest first (by summed f(i)), each from its lower end.
+  std::vector<std::int32_t> walk(const std::vector<std::uint32_t>& count) const;
+
+ private:
+  std::vector<std::array<std::int32_t, 2>> next_;
+  std::vector<std::int32_t> parent_, size_;
+  std::int64_t links_ = 0;
+};
+
+// Neuralink's greedy path over all pairs with f > 0, taken by count descending (ties: a, then b
+// ascending). `chosen` (optional) receives the linked edges in the order they were linked.
+std::vector<std::int32_t> greedyAllPairs(const LayerCoact& stats, std::vector<Edge>* chosen);
+// The same over the candidates from each neuron's top-k partners; the chains left are then
+// joined through rounds over the open ends' top-k partners among open ends.
+std::vector<std::int32_t> greedyTopK(const LayerCoact& stats, int k, int threads,
+                                     std::vector<Edge>* chosen);
+
+}  // namespace darkroom::neuralink::detail
