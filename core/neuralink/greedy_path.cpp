@@ -3,9 +3,9 @@
 // neighbours or both are in one chain (union-find); finally the chains are walked.
 //
 // All pairs: a counting sort by count (counts are at most the token count), O(n²).
-// Top-k: each neuron proposes its k most co-activated partners (a row scan with a small sorted
-// buffer, on threads); the proposals are sorted and linked as above. Chains left over are then
-// joined in rounds: every open end proposes its top-k partners among the other chains' open ends.
+// Top-k: each neuron's k most co-activated partners (a row scan with a small sorted buffer, on
+// threads) feed a lazy greedy (see greedyTopK); a neuron that runs out of candidates rescans its
+// row a bounded number of times; chains left over are joined in rounds over the open ends.
 #include "neuralink/greedy_path.h"
 
 #include <algorithm>
@@ -166,45 +166,90 @@ std::vector<std::int32_t> greedyAllPairs(const LayerCoact& stats, std::vector<Ed
 }
 
 std::vector<std::int32_t> greedyTopK(const LayerCoact& stats, int k, int threads,
-                                     std::vector<Edge>* chosen) {
+                                     std::vector<Edge>* chosen, int max_refills) {
   if (k < 1) throw NeuralinkError("greedy placement needs top-k >= 1");
   const std::int64_t n = stats.neurons;
   const std::uint32_t* pair = stats.pair.data();
-  // Round 0: every neuron's top-k partners.
-  std::vector<Edge> edges(std::size_t(n * k));
-  std::vector<std::int32_t> proposed(std::size_t(n), 0);
+  // Every neuron's top-k partners (sorted by count descending, ties by lower index).
+  std::vector<std::vector<std::pair<std::uint32_t, std::int32_t>>> lists(static_cast<std::size_t>(n));
   parallelFor(n, threads, [&](std::int64_t i) {
-    thread_local TopK top(0);
-    top = TopK(k);
+    TopK top(k);
     const std::uint32_t* row = pair + i * n;
     for (std::int64_t j = 0; j < n; ++j)
       if (j != i) top.offer(row[j], std::int32_t(j));
-    Edge* out = edges.data() + i * k;
-    for (const auto& [w, j] : top.items())
-      *out++ = {std::int32_t(std::min<std::int64_t>(i, j)), std::int32_t(std::max<std::int64_t>(i, j)), w};
-    proposed[std::size_t(i)] = std::int32_t(top.items().size());
+    lists[std::size_t(i)] = top.items();
   });
-  std::vector<Edge> candidates;
-  candidates.reserve(edges.size());
-  for (std::int64_t i = 0; i < n; ++i)
-    candidates.insert(candidates.end(), edges.begin() + i * k,
-                      edges.begin() + i * k + proposed[std::size_t(i)]);
-  sortEdges(candidates);
   PathBuilder path{std::int32_t(n)};
-  linkAll(path, candidates, n, chosen);
+  // Lazy greedy: a heap holds each open neuron's best remaining candidate. Edges only ever turn
+  // invalid (an end fills up, or both ends join one chain), so popping the heap's top and
+  // skipping invalid candidates takes edges in the same decreasing order as sorting all pairs.
+  // A neuron whose list runs out while it is still open rescans its row for its top-k partners
+  // among the valid ones (at most max_refills times); with no cap this is all-pairs greedy.
+  struct Item {
+    std::uint32_t weight;
+    std::int32_t a, b, from;
+    bool operator<(const Item& o) const {  // max-heap on weight, then lower (a, b) first
+      if (weight != o.weight) return weight < o.weight;
+      if (a != o.a) return a > o.a;
+      return b > o.b;
+    }
+  };
+  std::vector<std::size_t> pos(std::size_t(n), 0);
+  std::vector<int> refills(std::size_t(n), 0);
+  std::vector<Item> heap;
+  heap.reserve(std::size_t(n));
+  auto pushNext = [&](std::int32_t i) {
+    auto& list = lists[std::size_t(i)];
+    auto& p = pos[std::size_t(i)];
+    while (true) {
+      for (; p < list.size(); ++p) {
+        const std::int32_t j = list[p].second;
+        if (path.open(j) && path.chain(j) != path.chain(i)) {
+          heap.push_back({list[p].first, std::min(i, j), std::max(i, j), i});
+          std::push_heap(heap.begin(), heap.end());
+          return;
+        }
+      }
+      if (max_refills >= 0 && refills[std::size_t(i)] >= max_refills) return;
+      ++refills[std::size_t(i)];
+      TopK top(k);
+      const std::uint32_t* row = pair + std::int64_t(i) * n;
+      const std::int32_t own = path.chain(i);
+      for (std::int32_t j = 0; j < n; ++j)
+        if (row[j] > 0 && j != i && path.open(j) && path.chain(j) != own) top.offer(row[j], j);
+      list = top.items();
+      p = 0;
+      if (list.empty()) return;
+    }
+  };
+  for (std::int32_t i = 0; i < n; ++i) pushNext(i);
+  while (!heap.empty() && path.links() < n - 1) {
+    std::pop_heap(heap.begin(), heap.end());
+    const Item top = heap.back();
+    heap.pop_back();
+    const std::int32_t i = top.from, j = top.a == i ? top.b : top.a;
+    if (!path.open(i)) continue;  // filled up since: it needs no more candidates
+    if (path.open(j) && path.chain(i) != path.chain(j)) {
+      path.link(i, j);
+      if (chosen) chosen->push_back({top.a, top.b, top.weight});
+      if (!path.open(i)) continue;
+    }
+    ++pos[std::size_t(i)];
+    pushNext(i);
+  }
 
-  // Joining rounds over the open ends, until a round links nothing.
+  // Chains left by the refill cap are joined in rounds: every open end proposes its top-k
+  // partners among the other chains' open ends, until a round links nothing.
   for (int round = 0; round < 16 && path.links() < n - 1; ++round) {
     std::vector<std::int32_t> ends, chain;
     for (std::int32_t v = 0; v < n; ++v)
       if (path.open(v)) ends.push_back(v);
     for (std::int32_t v : ends) chain.push_back(path.chain(v));
     const auto m = std::int64_t(ends.size());
-    std::vector<Edge> found(std::size_t(m * k));
-    std::vector<std::int32_t> counts(std::size_t(m), 0);
+    std::vector<Edge> found(static_cast<std::size_t>(m * k));
+    std::vector<std::int32_t> counts(static_cast<std::size_t>(m), 0);
     parallelFor(m, threads, [&](std::int64_t e) {
-      thread_local TopK top(0);
-      top = TopK(k);
+      TopK top(k);
       const std::uint32_t* row = pair + std::int64_t(ends[std::size_t(e)]) * n;
       for (std::int64_t o = 0; o < m; ++o)
         if (chain[std::size_t(o)] != chain[std::size_t(e)]) top.offer(row[ends[std::size_t(o)]], ends[std::size_t(o)]);
@@ -213,7 +258,7 @@ std::vector<std::int32_t> greedyTopK(const LayerCoact& stats, int k, int threads
       for (const auto& [w, j] : top.items()) *out++ = {std::min(i, j), std::max(i, j), w};
       counts[std::size_t(e)] = std::int32_t(top.items().size());
     });
-    candidates.clear();
+    std::vector<Edge> candidates;
     for (std::int64_t e = 0; e < m; ++e)
       candidates.insert(candidates.end(), found.begin() + e * k,
                         found.begin() + e * k + counts[std::size_t(e)]);

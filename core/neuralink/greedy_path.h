@@ -35,9 +35,12 @@ class PathBuilder {
 // Neuralink's greedy path over all pairs with f > 0, taken by count descending (ties: a, then b
 // ascending). `chosen` (optional) receives the linked edges in the order they were linked.
 std::vector<std::int32_t> greedyAllPairs(const LayerCoact& stats, std::vector<Edge>* chosen);
-// The same over the candidates from each neuron's top-k partners; the chains left are then
-// joined through rounds over the open ends' top-k partners among open ends.
+// The same over each neuron's top-k partners, taken lazily in the same global order; a neuron
+// that runs out of candidates while open rescans its row for k more, at most max_refills times
+// (-1: no cap, which makes it all-pairs greedy up to the order of equal counts). Chains left
+// over are joined through rounds over the open ends' top-k partners among open ends.
+inline constexpr int kDefaultRefills = 2;
 std::vector<std::int32_t> greedyTopK(const LayerCoact& stats, int k, int threads,
-                                     std::vector<Edge>* chosen);
+                                     std::vector<Edge>* chosen, int max_refills = kDefaultRefills);
 
 }  // namespace darkroom::neuralink::detail
