@@ -32,8 +32,16 @@ struct FlashLayout {
   std::string model_type;  // "opt", "llama", ...
   std::string dtype;       // "f32", "f16", "bf16"
   std::vector<LayoutLayer> layers;
+  // Added with the file format (docs/flash-layout.md):
+  std::string bundle;             // "opt" (fc1 row, fc1 bias, fc2 column), "gated" (gate row,
+                                  // up row, down column) or "opaque" (synthetic zeros)
+  std::int64_t hidden_size = 0;   // elements per weight vector in a bundle; 0 when opaque
+  std::string placement;          // the placement method's name, as written
+  std::uint64_t file_bytes = 0;   // the whole file, 4 KiB aligned
 };
 
+// Placements: an empty one (no layers) means the checkpoint's order in every layer; otherwise it
+// must hold one permutation per layer, or NeuralinkError says which layer is wrong.
 // Writes the layout of the model folder `model_dir` (its FFN weights) in `placement` order.
 // Written to PATH.partial and renamed: a failure leaves no file.
 void writeFlashLayout(const std::filesystem::path& model_dir, const Placement& placement,
@@ -43,6 +51,14 @@ FlashLayout readFlashLayout(const std::filesystem::path& path);
 // Reads every layer and checks its checksum; throws NeuralinkError naming the first bad layer,
 // or a truncated file.
 void verifyFlashLayout(const std::filesystem::path& path, JobContext& ctx);
+// The same check, layer by layer, without stopping at the first bad one (`layout verify` prints
+// all). Header, table and truncation problems still throw NeuralinkError.
+struct LayerCheck {
+  int layer = 0;
+  bool ok = false;
+  std::string problem;  // empty when ok
+};
+std::vector<LayerCheck> checkFlashLayout(const std::filesystem::path& path, JobContext& ctx);
 // A layout for synthetic traces (no model): `bundle_bytes` per neuron, zero-filled data with
 // valid checksums, so the I/O engine can replay 7B-shaped traces against a real file.
 void writeSyntheticLayout(const std::vector<std::int64_t>& neurons_per_layer,

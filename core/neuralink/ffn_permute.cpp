@@ -1,0 +1,109 @@
+#include "neuralink/ffn_permute.h"
+
+#include <string>
+
+#include "darkroom/neuralink/trace.h"
+#include "darkroom/safetensors.h"
+#include "model/checkpoint.h"
+
+namespace darkroom::neuralink {
+namespace fs = std::filesystem;
+
+model::Transformer loadInOwnDtype(const fs::path& model_dir) {
+  at::ScalarType type = at::kFloat;
+  bool found = false;
+  for (const auto& file : model::checkpointFiles(model_dir)) {
+    auto st = SafetensorsFile::open(file);
+    for (const auto& view : st.tensors()) {
+      const auto& n = view.name;
+      auto ends = [&](const std::string& tail) {
+        return n.size() >= tail.size() && n.compare(n.size() - tail.size(), tail.size(), tail) == 0;
+      };
+      if (ends("fc1.weight") || ends("mlp.gate_proj.weight")) {
+        if (view.dtype == DType::F16) type = at::kHalf;
+        if (view.dtype == DType::BF16) type = at::kBFloat16;
+        found = true;
+        break;
+      }
+    }
+    if (found) break;
+  }
+  return model::loadCheckpoint(model_dir, type);
+}
+
+std::vector<std::vector<std::int32_t>> placementOrders(const Placement& placement,
+                                                       std::int64_t layers, std::int64_t neurons) {
+  std::vector<std::vector<std::int32_t>> orders;
+  if (neurons < 1 || neurons > INT32_MAX)
+    throw NeuralinkError("a layer needs 1 to 2^31-1 neurons, not " + std::to_string(neurons));
+  if (placement.layers.empty()) {
+    for (std::int64_t l = 0; l < layers; ++l) {
+      std::vector<std::int32_t> order(static_cast<std::size_t>(neurons));
+      for (std::int64_t k = 0; k < neurons; ++k) order[std::size_t(k)] = std::int32_t(k);
+      orders.push_back(std::move(order));
+    }
+    return orders;
+  }
+  if (std::int64_t(placement.layers.size()) != layers)
+    throw NeuralinkError("the placement has " + std::to_string(placement.layers.size()) +
+                         " layers, the model " + std::to_string(layers));
+  for (std::int64_t l = 0; l < layers; ++l) {
+    const auto& order = placement.layers[std::size_t(l)].order;
+    const std::string where = "placement layer " + std::to_string(l) + ": ";
+    if (std::int64_t(order.size()) != neurons)
+      throw NeuralinkError(where + "orders " + std::to_string(order.size()) +
+                           " neurons, the layer has " + std::to_string(neurons));
+    std::vector<bool> seen(static_cast<std::size_t>(neurons));
+    for (auto n : order) {
+      if (n < 0 || n >= neurons)
+        throw NeuralinkError(where + "neuron " + std::to_string(n) + " is out of range");
+      if (seen[std::size_t(n)])
+        throw NeuralinkError(where + "neuron " + std::to_string(n) + " appears twice");
+      seen[std::size_t(n)] = true;
+    }
+    orders.push_back(order);
+  }
+  return orders;
+}
+
+const char* placementName(PlacementMethod method) {
+  switch (method) {
+    case PlacementMethod::Identity: return "identity";
+    case PlacementMethod::Frequency: return "frequency";
+    case PlacementMethod::HotCold: return "hotcold";
+    case PlacementMethod::ClosestFriend: return "closest-friend";
+    case PlacementMethod::Greedy: return "greedy";
+    case PlacementMethod::GreedyAllPairs: return "greedy-all-pairs";
+  }
+  return "unknown";
+}
+
+model::Weights permuteFfn(const model::Transformer& model,
+                          const std::vector<std::vector<std::int32_t>>& orders) {
+  const auto& c = model.config();
+  model::Weights w = model.weights();
+  for (int l = 0; l < c.num_layers; ++l) {
+    const auto& order = orders.at(std::size_t(l));
+    auto idx = at::tensor(std::vector<std::int64_t>(order.begin(), order.end()), at::kLong)
+                   .to(model.device());
+    const std::string p = model.layerPrefix(l);
+    auto rows = [&](const std::string& name) {
+      w[p + name] = w.at(p + name).index_select(0, idx).contiguous();
+    };
+    auto columns = [&](const std::string& name) {
+      w[p + name] = w.at(p + name).index_select(1, idx).contiguous();
+    };
+    if (c.family == ModelFamily::Opt) {
+      rows("fc1.weight");
+      rows("fc1.bias");
+      columns("fc2.weight");  // fc2.bias is per output, not per neuron
+    } else {
+      rows("mlp.gate_proj.weight");
+      rows("mlp.up_proj.weight");
+      columns("mlp.down_proj.weight");
+    }
+  }
+  return w;
+}
+
+}  // namespace darkroom::neuralink
