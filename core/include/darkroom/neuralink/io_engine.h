@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "darkroom/jobs.h"
+#include "darkroom/store.h"
 #include "darkroom/neuralink/flash_layout.h"
 #include "darkroom/neuralink/trace.h"
 
@@ -126,5 +127,13 @@ struct IoSummary {
 
 IoSummary replay(const FlashLayout& layout, const ActivationTrace& trace, const IoOptions& options,
                  JobContext& ctx);
+
+// Stores a replay as an "iobench" run in experiment "neuralink-io": `params`, per-token metrics
+// (step = token: io.reads, io.bytes_read, io.bytes_useful, io.cache_hits, io.latency_ms,
+// io.predicted_ms) and the summary at step 0 (io.iops, io.effective_mb_s, io.mean_read_bytes,
+// io.p50_ms, io.p90_ms, io.p99_ms, io.mean_ms, io.reads_per_token, io.mb_per_token and, with a
+// prediction, io.predicted_mean_ms). Returns the run id; the run is finished.
+std::int64_t storeIoRun(Store& store, const std::string& name, const Params& params,
+                        const IoSummary& summary);
 
 }  // namespace darkroom::neuralink
