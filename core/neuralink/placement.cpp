@@ -3,6 +3,10 @@
 #include "darkroom/neuralink/placement.h"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -142,15 +146,38 @@ LayerPlacement placeLayer(const LayerCoact& stats, const PlacementOptions& optio
 }
 
 Placement place(const CoactStats& stats, const PlacementOptions& options, JobContext& ctx) {
+  // Layers are placed side by side, one thread each (a layer's search is mostly sequential).
   Placement p;
   p.method = options.method;
   const std::size_t layers = stats.layers.size();
-  for (std::size_t l = 0; l < layers; ++l) {
-    ctx.progress(double(l) / double(std::max<std::size_t>(layers, 1)),
-                 std::string("placing layer ") + std::to_string(l) + " (" + toString(options.method) + ")");
-    p.layers.push_back(placeLayer(stats.layers[l], options));
-  }
-  ctx.progress(1.0, "placed " + std::to_string(layers) + " layers");
+  p.layers.resize(layers);
+  const int threads = std::max(1, std::min<int>(int(layers), options.threads > 0
+                                                                 ? options.threads
+                                                                 : int(std::max(1u, std::thread::hardware_concurrency()))));
+  PlacementOptions one = options;
+  one.threads = 1;
+  std::atomic<std::size_t> next{0}, done{0};
+  std::mutex error_lock;
+  std::exception_ptr error;
+  auto worker = [&] {
+    try {
+      for (std::size_t l; (l = next.fetch_add(1)) < layers && !ctx.cancelled();) {
+        p.layers[l] = placeLayer(stats.layers[l], threads == 1 ? options : one);
+        done.fetch_add(1);
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_lock);
+      if (!error) error = std::current_exception();
+      next = layers;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  ctx.progress(0, std::string("placing ") + std::to_string(layers) + " layers (" + toString(options.method) + ")");
+  worker();
+  for (auto& th : pool) th.join();
+  if (error) std::rethrow_exception(error);
+  ctx.progress(1.0, "placed " + std::to_string(done.load()) + " layers");  // throws if cancelled
   return p;
 }
 
