@@ -198,6 +198,8 @@ std::vector<std::int32_t> greedyTopK(const LayerCoact& stats, int k, int threads
   std::vector<int> refills(std::size_t(n), 0);
   std::vector<Item> heap;
   heap.reserve(std::size_t(n));
+  std::vector<std::int32_t> open_list(static_cast<std::size_t>(n));
+  std::iota(open_list.begin(), open_list.end(), 0);
   auto pushNext = [&](std::int32_t i) {
     auto& list = lists[std::size_t(i)];
     auto& p = pos[std::size_t(i)];
@@ -215,8 +217,16 @@ std::vector<std::int32_t> greedyTopK(const LayerCoact& stats, int k, int threads
       TopK top(k);
       const std::uint32_t* row = pair + std::int64_t(i) * n;
       const std::int32_t own = path.chain(i);
-      for (std::int32_t j = 0; j < n; ++j)
-        if (row[j] > 0 && j != i && path.open(j) && path.chain(j) != own) top.offer(row[j], j);
+      // Scans only the neurons still open, dropping the ones that filled up (order kept, so
+      // ties still go to the lower index).
+      std::size_t kept = 0;
+      for (std::size_t o = 0; o < open_list.size(); ++o) {
+        const std::int32_t j = open_list[o];
+        if (!path.open(j)) continue;
+        open_list[kept++] = j;
+        if (row[j] > 0 && j != i && path.chain(j) != own) top.offer(row[j], j);
+      }
+      open_list.resize(kept);
       list = top.items();
       p = 0;
       if (list.empty()) return;
