@@ -20,6 +20,8 @@
 #include "imgui/engine_panel.h"
 #include "jobs/job_bridge.h"
 #include "log/log_panel.h"
+#include "neuralink/coact_panel.h"
+#include "neuralink/placement_comparison_panel.h"
 #include "planned/planned_panel.h"
 #include "darkroom/analysis.h"
 #include "runs/runs_panel.h"
@@ -86,6 +88,27 @@ void MainWindow::buildDocks() {
   auto* finetune_dock =
       addDock(finetune_scroll, tr("Fine-tune"), "dock.finetune", Qt::BottomDockWidgetArea);
   tabifyDockWidget(log_dock, finetune_dock);
+  // Neuralink: co-activation matrices and placements, then their I/O replayed.
+  coact_ = new CoactPanel(jobs_);
+  coact_->setMinimumSize(1000, 560);  // two heatmaps and the neuron list; below that, scroll
+  auto* coact_scroll = new QScrollArea;
+  coact_scroll->setWidget(coact_);
+  coact_scroll->setWidgetResizable(true);
+  coact_scroll->setFrameShape(QFrame::NoFrame);
+  auto* coact_dock =
+      addDock(coact_scroll, tr("Co-activation"), "dock.coact", Qt::BottomDockWidgetArea);
+  tabifyDockWidget(log_dock, coact_dock);
+  comparison_ = new PlacementComparisonPanel(jobs_);
+  comparison_->setMinimumSize(1100, 600);  // eight charts; below that, scroll
+  auto* comparison_scroll = new QScrollArea;
+  comparison_scroll->setWidget(comparison_);
+  comparison_scroll->setWidgetResizable(true);
+  comparison_scroll->setFrameShape(QFrame::NoFrame);
+  auto* comparison_dock = addDock(comparison_scroll, tr("Placement Comparison"),
+                                  "dock.placement-comparison", Qt::BottomDockWidgetArea);
+  tabifyDockWidget(log_dock, comparison_dock);
+  connect(coact_, &CoactPanel::traceRecorded, comparison_,
+          &PlacementComparisonPanel::setTracePath);
   // Selecting one analysis run shows it; the newest request wins (job supersession).
   connect(runs_, &RunsPanel::selectionChanged, this, [this](const std::vector<std::int64_t>& ids) {
     if (ids.size() != 1 || !workspace_) return;
@@ -146,6 +169,12 @@ void MainWindow::buildMenus() {
     if (!dir.isEmpty()) analyzeModel(dir);
   });
   run->addSeparator();
+  for (const char* demo : {"demo-opt", "demo-llama"})
+    run->addAction(tr("Record Co-activations of %1").arg(demo), this, [this, demo] {
+      coact_->record(demo, 4096);
+      if (auto* dock = findChild<QDockWidget*>("dock.coact")) dock->raise();
+    });
+  run->addSeparator();
   run->addAction(tr("Create &Demo Models and Runs"), this, [this] { createDemoRuns(false); });
   run->addAction(tr("Retrain Demo Models"), this, [this] { createDemoRuns(true); });
   run->addAction(tr("&Refresh"), QKeySequence::Refresh, runs_, &RunsPanel::refresh);
@@ -181,9 +210,13 @@ bool MainWindow::openWorkspace(const QString& path, bool create, QString* error)
     auto ws = std::make_unique<Workspace>(create ? Workspace::create(root) : Workspace::open(root));
     runs_->setStore(nullptr);
     finetune_->setWorkspace(nullptr);
+    coact_->setWorkspace(nullptr);
+    comparison_->setWorkspace(nullptr);
     workspace_ = std::move(ws);
     runs_->setStore(&workspace_->store());
     finetune_->setWorkspace(workspace_.get());
+    coact_->setWorkspace(workspace_.get());
+    comparison_->setWorkspace(workspace_.get());
     workspace_label_->setText(tr("Workspace: %1").arg(QString::fromStdString(workspace_->root().string())));
     setWindowTitle(tr("Darkroom — %1").arg(QString::fromStdString(workspace_->root().filename().string())));
     QSettings().setValue("workspace/last", QString::fromStdString(workspace_->root().string()));
@@ -279,6 +312,8 @@ void MainWindow::setTheme(Theme theme) {
   runs_->applyTheme();
   sparsity_->applyTheme();
   finetune_->applyTheme();
+  coact_->applyTheme();
+  comparison_->applyTheme();
   if (engine_) engine_->setDarkStyle(theme == Theme::Dark);
   for (auto* action : findChildren<QAction*>())
     if (action->isCheckable() && action->data().toString().size())

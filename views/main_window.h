@@ -15,10 +15,12 @@ class Workspace;
 
 namespace darkroom::views {
 
+class CoactPanel;
 class EnginePanel;
 class FinetunePanel;
 class JobBridge;
 class LogPanel;
+class PlacementComparisonPanel;
 class RunsPanel;
 class SparsityPanel;
 
@@ -51,6 +53,8 @@ class MainWindow : public QMainWindow {
   EnginePanel* enginePanel() const { return engine_; }  // nullptr without OpenGL
   SparsityPanel* sparsityPanel() const { return sparsity_; }
   FinetunePanel* finetunePanel() const { return finetune_; }
+  CoactPanel* coactPanel() const { return coact_; }
+  PlacementComparisonPanel* placementComparisonPanel() const { return comparison_; }
   JobBridge* jobs() const { return jobs_; }
 
  protected:
@@ -71,6 +75,8 @@ class MainWindow : public QMainWindow {
   EnginePanel* engine_ = nullptr;
   SparsityPanel* sparsity_;
   FinetunePanel* finetune_;
+  CoactPanel* coact_;
+  PlacementComparisonPanel* comparison_;
   QLabel* workspace_label_;
   QLabel* jobs_label_;
   QByteArray default_state_;

@@ -33,11 +33,6 @@ PlannedPanel::PlannedPanel(const PlannedPanelSpec& spec, QWidget* parent)
 
 std::vector<PlannedPanelSpec> plannedPanels() {
   return {
-      {QObject::tr("Placement"),
-       QObject::tr("Place FFN neurons in flash by co-activation (Neuralink) and replay real I/O."),
-       {QObject::tr("co-activation matrices in original and placement order"),
-        QObject::tr("reads, bytes and latency per token for each placement and cache policy")},
-       "darkroom-cli coact / place / iobench"},
       {QObject::tr("Quantize"),
        QObject::tr("Tile-aligned 4-bit quantization for mobile NPUs and test-time scaling."),
        {QObject::tr("per-matrix and per-tile quantization error"),

@@ -147,6 +147,17 @@ void HeatmapWidget::setLogColor(bool on) {
   update();
 }
 
+void HeatmapWidget::setAxisNumbering(std::int64_t first, std::int64_t step) {
+  numberFirst_ = first;
+  numberStep_ = std::max<std::int64_t>(step, 1);
+  update();
+}
+
+QString HeatmapWidget::cellName(const QString& label, std::int64_t index) const {
+  if (numberStep_ == 1) return QStringLiteral("%1 %2").arg(label).arg(numberOf(index));
+  return QStringLiteral("%1s %2–%3").arg(label).arg(numberOf(index)).arg(numberOf(index + 1) - 1);
+}
+
 void HeatmapWidget::fitView() {
   viewport_.fit();
   update();
@@ -211,7 +222,7 @@ void HeatmapWidget::drawUi() {
   // Gutters: row numbers on the left; column numbers and the axis names below; the colour bar
   // and its labels on the right.
   const float line = ImGui::GetTextLineHeight();
-  const std::string widestRow = std::to_string(matrix_.rows - 1);
+  const std::string widestRow = std::to_string(numberOf(matrix_.rows - 1));
   const float rowGutter = ImGui::CalcTextSize(widestRow.c_str()).x + kTickLength + 6.0f;
   const float barGutter =
       kColorBarGap + kColorBarWidth + 6.0f + ImGui::CalcTextSize("<=-0.00e-00").x;
@@ -253,12 +264,16 @@ void HeatmapWidget::drawToolbar() {
     ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f),
                        "The GPU refused the textures (out of memory?)");
   else
-    ImGui::TextDisabled("   drag: pan   wheel: zoom   Shift+wheel: columns   Ctrl+wheel: rows");
+    ImGui::TextDisabled(selectionMode_
+                            ? "   drag: select a block   wheel: zoom"
+                            : "   drag: pan   wheel: zoom   Shift+wheel: columns   Ctrl+wheel: rows");
 }
 
 void HeatmapWidget::handleInput() {
   const ImGuiIO& io = ImGui::GetIO();
-  if (ImGui::IsItemActive() && ImGui::IsMouseDragging(ImGuiMouseButton_Left, 0.0f))
+  if (selectionMode_)
+    handleSelection();
+  else if (ImGui::IsItemActive() && ImGui::IsMouseDragging(ImGuiMouseButton_Left, 0.0f))
     viewport_.pan({double(io.MouseDelta.x), double(io.MouseDelta.y)});
   if (!ImGui::IsItemHovered()) return;
   if (ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left)) viewport_.fit();
@@ -268,6 +283,41 @@ void HeatmapWidget::handleInput() {
   const double factor = std::pow(double(kZoomStep), double(notches));
   const Point2 anchor{double(io.MousePos.x) - canvasMin_.x, double(io.MousePos.y) - canvasMin_.y};
   viewport_.zoom(io.KeyCtrl ? 1.0 : factor, io.KeyShift ? 1.0 : factor, anchor);
+}
+
+void HeatmapWidget::handleSelection() {
+  const ImVec2 mouse = ImGui::GetIO().MousePos;
+  const Point2 cell =
+      viewport_.toCell({double(mouse.x) - canvasMin_.x, double(mouse.y) - canvasMin_.y});
+  auto clampCell = [](double v, std::int64_t n) {
+    return std::clamp<std::int64_t>(static_cast<std::int64_t>(std::floor(v)), 0, n - 1);
+  };
+  if (ImGui::IsItemActivated()) {
+    selecting_ = true;
+    selectionStart_ = cell;
+  }
+  if (!selecting_) return;
+  const std::int64_t r0 = clampCell(selectionStart_.y, matrix_.rows);
+  const std::int64_t r1 = clampCell(cell.y, matrix_.rows);
+  const std::int64_t c0 = clampCell(selectionStart_.x, matrix_.cols);
+  const std::int64_t c1 = clampCell(cell.x, matrix_.cols);
+  const std::int64_t rowFirst = std::min(r0, r1), rowEnd = std::max(r0, r1) + 1;
+  const std::int64_t colFirst = std::min(c0, c1), colEnd = std::max(c0, c1) + 1;
+  if (ImGui::IsItemActive()) {
+    ImDrawList* draw = ImGui::GetForegroundDrawList();
+    const ImVec2 lo = toImVec2(canvasMin_);
+    draw->AddRect(lo + toImVec2(viewport_.toCanvas({double(colFirst), double(rowFirst)})),
+                  lo + toImVec2(viewport_.toCanvas({double(colEnd), double(rowEnd)})),
+                  IM_COL32(255, 255, 255, 230), 0.0f, 0, 1.5f);
+    return;
+  }
+  selecting_ = false;
+  // Emitted after the frame: the receiver may replace the matrix this frame is drawing.
+  QMetaObject::invokeMethod(
+      this, [this, rowFirst, rowEnd, colFirst, colEnd] {
+        emit cellsSelected(rowFirst, rowEnd, colFirst, colEnd);
+      },
+      Qt::QueuedConnection);
 }
 
 void HeatmapWidget::drawCells(ImDrawList* draw) const {
@@ -310,8 +360,8 @@ void HeatmapWidget::drawHover(ImDrawList* draw) {
   const int column = order_[std::size_t(shown)];
   const std::string value = formatValue(double(matrix_.at(row, column)));
 
-  const QString rowText = QStringLiteral("%1 %2").arg(rowLabel_).arg(row);
-  QString colText = QStringLiteral("%1 %2").arg(colLabel_).arg(column);
+  const QString rowText = cellName(rowLabel_, row);
+  QString colText = cellName(colLabel_, column);
   if (reordered_) colText += QStringLiteral(" (shown at position %1)").arg(shown);
   const QString valueText = QStringLiteral("value %1").arg(QString::fromStdString(value));
   hoverText_ = rowText + QStringLiteral(", ") + colText + QStringLiteral(", ") + valueText;
@@ -347,7 +397,7 @@ void HeatmapWidget::drawRowAxis(ImDrawList* draw, float left) const {
        r += step) {
     const float y = top + float(viewport_.toCanvas({0.0, double(r) + 0.5}).y);
     if (y < top || y > bottom) continue;
-    const std::string label = std::to_string(r);
+    const std::string label = std::to_string(numberOf(r));
     const float width = ImGui::CalcTextSize(label.c_str()).x;
     draw->AddLine(ImVec2(right - kTickLength, y), ImVec2(right, y), tick);
     draw->AddText(ImVec2(right - kTickLength - 3.0f - width, y - 0.5f * line), text, label.c_str());
@@ -365,7 +415,7 @@ void HeatmapWidget::drawColumnAxis(ImDrawList* draw) const {
   const float left = float(canvasMin_.x);
   const float right = float(canvasMin_.x + canvasSize_.x);
   const float bottom = float(canvasMin_.y + canvasSize_.y);
-  const std::string widest = std::to_string(matrix_.cols - 1);
+  const std::string widest = std::to_string(numberOf(matrix_.cols - 1));
   const float spacing = ImGui::CalcTextSize(widest.c_str()).x + 24.0f;
   const std::int64_t step = niceStep(double(spacing) / viewport_.pixelsPerCell().x);
   draw->PushClipRect(ImVec2(left - spacing, bottom), ImVec2(right + spacing, bottom + line + 4.0f),
@@ -376,7 +426,7 @@ void HeatmapWidget::drawColumnAxis(ImDrawList* draw) const {
        c += step) {
     const float x = left + float(viewport_.toCanvas({double(c) + 0.5, 0.0}).x);
     if (x < left || x > right) continue;
-    const std::string label = std::to_string(c);
+    const std::string label = std::to_string(numberOf(c));
     const float width = ImGui::CalcTextSize(label.c_str()).x;
     draw->AddLine(ImVec2(x, bottom), ImVec2(x, bottom + kTickLength), tick);
     draw->AddText(ImVec2(x - 0.5f * width, bottom + kTickLength), text, label.c_str());

@@ -46,6 +46,13 @@ class HeatmapWidget : public ImGuiWidget {
   // Caps the tile side below GL_MAX_TEXTURE_SIZE (0: no cap), to exercise tiling on GPUs that
   // would not need it.
   void setMaxTileSide(int side);
+  // Axis numbers and the tooltip show first + index · step instead of the cell index, for a
+  // matrix that is a pooled window of a bigger one (cell c covers step indices from there).
+  void setAxisNumbering(std::int64_t first, std::int64_t step);
+  // Selection mode (the co-activation view's zoom): a left drag outlines a block of cells and
+  // emits cellsSelected instead of panning; the wheel still zooms. Off by default.
+  void setSelectionMode(bool on) { selectionMode_ = on; }
+  bool selectionMode() const { return selectionMode_; }
 
   const Array2D& matrix() const { return matrix_; }
   const std::vector<int>& columnOrder() const { return order_; }
@@ -63,6 +70,11 @@ class HeatmapWidget : public ImGuiWidget {
 
   QSize sizeHint() const override { return {900, 360}; }
 
+ signals:
+  // Selection mode: the block a drag outlined, in cells [rowFirst, rowEnd) × display columns
+  // [colFirst, colEnd). Queued, so receivers may change the matrix.
+  void cellsSelected(qint64 rowFirst, qint64 rowEnd, qint64 colFirst, qint64 colEnd);
+
  protected:
   void initializeGL() override;
   void drawUi() override;
@@ -72,11 +84,14 @@ class HeatmapWidget : public ImGuiWidget {
   void uploadIfChanged();
   void drawToolbar();
   void handleInput();
+  void handleSelection();
   void drawCells(ImDrawList* draw) const;
   void drawHover(ImDrawList* draw);
   void drawRowAxis(ImDrawList* draw, float left) const;
   void drawColumnAxis(ImDrawList* draw) const;
   void drawColorBar(ImDrawList* draw, float left) const;
+  std::int64_t numberOf(std::int64_t index) const { return numberFirst_ + index * numberStep_; }
+  QString cellName(const QString& label, std::int64_t index) const;
 
   Array2D matrix_;
   std::vector<int> order_;
@@ -94,6 +109,11 @@ class HeatmapWidget : public ImGuiWidget {
   int maxTextureSize_ = 0;
   int maxTileSide_ = 0;
   double lastUploadMs_ = 0;
+
+  std::int64_t numberFirst_ = 0, numberStep_ = 1;
+  bool selectionMode_ = false;
+  bool selecting_ = false;
+  Point2 selectionStart_;  // the cell where the drag began
 
   HeatmapViewport viewport_;
   Point2 canvasMin_;  // the canvas's top-left corner in widget coordinates
