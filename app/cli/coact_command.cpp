@@ -52,35 +52,6 @@ double seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
-std::int64_t activeBits(const LayerTrace& l) {
-  std::int64_t sum = 0;
-  for (std::uint64_t w : l.bits) sum += __builtin_popcountll(w);
-  return sum;
-}
-
-// As core's recordRunOutcome (jobs/run_outcome.h, private to core): finished, killed or failed.
-template <typename Work>
-void recordOutcome(Store& store, std::int64_t run, Work&& work) {
-  try {
-    work();
-  } catch (const JobCancelled&) {
-    store.finishRun(run, RunStatus::Killed, "cancelled");
-    throw;
-  } catch (const std::exception& e) {
-    store.finishRun(run, RunStatus::Failed, e.what());
-    throw;
-  }
-  store.finishRun(run, RunStatus::Finished);
-}
-
-struct CoactOutcome {
-  std::int64_t run = 0;
-  ActivationTrace trace;
-  fs::path trace_file, coact_file;
-  bool counted = false;
-  double record_s = 0, count_s = 0;
-};
-
 }  // namespace
 
 int coactCommand(const Context& ctx, Args& args) {
@@ -115,81 +86,38 @@ int coactCommand(const Context& ctx, Args& args) {
                      " neurons exceed 8 GiB; leave out --out and run `darkroom-cli place --trace " +
                      "TRACE`, which counts one layer at a time");
 
+  CoactRunRequest request;
+  request.synthetic = synthetic;
+  request.trace = req;
+  request.layers = layers;
+  request.neurons = neurons;
+  request.tokens = tokens;
+  request.active_fraction = active;
+  request.seed = seed;
+  request.count = count;
   auto ws = Workspace::create(ctx.workspace);
-  auto outcome = std::any_cast<CoactOutcome>(runWithProgress("coact", [&](JobContext& job) -> std::any {
-    CoactOutcome o;
-    Store& store = ws.store();
-    auto experiment = store.ensureExperiment("neuralink", "Neuron co-activation and flash placement");
-    Params params = synthetic ? Params{{"source", "synthetic"},
-                                       {"layers", std::to_string(layers)},
-                                       {"neurons", std::to_string(neurons)},
-                                       {"tokens", std::to_string(tokens)},
-                                       {"active", fmt(active, "%g")},
-                                       {"seed", std::to_string(seed)}}
-                              : Params{{"source", "model"},
-                                       {"model", req.model},
-                                       {"text", req.text_file.empty() ? "built-in corpus" : req.text_file},
-                                       {"tokens", std::to_string(req.tokens)},
-                                       {"sequence", std::to_string(req.sequence)},
-                                       {"threshold", fmt(req.threshold, "%g")}};
-    o.run = store.createRun(experiment, synthetic ? "coact synthetic" : "coact " + req.model, "coact", params);
-    recordOutcome(store, o.run, [&] {
-      auto start = std::chrono::steady_clock::now();
-      if (synthetic) {
-        job.progress(0, "generating a synthetic trace");
-        o.trace = syntheticTrace(layers, neurons, tokens, active, seed);
-      } else {
-        auto recording = job.slice(0, 0.6);
-        o.trace = recordTrace(ws, req, recording);
-      }
-      o.record_s = seconds(start);
-      o.trace_file = ws.runDir(o.run) / "trace.safetensors";
-      fs::create_directories(o.trace_file.parent_path());
-      job.progress(0.6, "writing the trace");
-      o.trace.save(o.trace_file);
-      store.addArtifact(o.run, o.trace_file, "activation-trace");
-      std::vector<MetricPoint> points;
-      for (std::size_t l = 0; l < o.trace.layers.size(); ++l) {
-        const auto& layer = o.trace.layers[l];
-        const double per_token = layer.tokens ? double(activeBits(layer)) / double(layer.tokens) : 0;
-        points.push_back({"coact/active_per_token", std::int64_t(l), per_token, 0});
-        points.push_back({"coact/mean_frequency", std::int64_t(l),
-                          layer.neurons ? per_token / double(layer.neurons) : 0, 0});
-      }
-      store.appendMetrics(o.run, points);
-      if (count) {
-        start = std::chrono::steady_clock::now();
-        auto counting = job.slice(0.65, 0.3);
-        const auto stats = countCoactivations(o.trace, counting);
-        o.count_s = seconds(start);
-        o.coact_file = ws.runDir(o.run) / "coact.safetensors";
-        job.progress(0.95, "writing the counts");
-        stats.save(o.coact_file);
-        store.addArtifact(o.run, o.coact_file, "coactivation-counts");
-        o.counted = true;
-      }
-      if (trace_out) fs::copy_file(o.trace_file, *trace_out, fs::copy_options::overwrite_existing);
-      if (coact_out && o.counted)
-        fs::copy_file(o.coact_file, *coact_out, fs::copy_options::overwrite_existing);
-      store.appendMetrics(o.run, {{"coact/record_seconds", 0, o.record_s, 0},
-                                  {"coact/count_seconds", 0, o.count_s, 0}});
-    });
+  auto outcome = std::any_cast<CoactRun>(runWithProgress("coact", [&](JobContext& job) -> std::any {
+    auto o = recordCoactRun(ws, request, job);
+    if (trace_out) fs::copy_file(o.trace_file, *trace_out, fs::copy_options::overwrite_existing);
+    if (coact_out && !o.coact_file.empty())
+      fs::copy_file(o.coact_file, *coact_out, fs::copy_options::overwrite_existing);
     return o;
   }));
+  const bool counted = !outcome.coact_file.empty();
 
   const auto& t = outcome.trace;
   if (json) {
     nlohmann::ordered_json j;
-    j["run"] = outcome.run;
+    j["run"] = outcome.run_id;
     j["source"] = t.source;
     j["trace"] = trace_out ? *trace_out : outcome.trace_file.string();
-    if (outcome.counted) j["coact"] = coact_out ? *coact_out : outcome.coact_file.string();
-    j["record_seconds"] = outcome.record_s;
-    j["count_seconds"] = outcome.count_s;
+    if (counted) j["coact"] = coact_out ? *coact_out : outcome.coact_file.string();
+    j["record_seconds"] = outcome.record_seconds;
+    j["count_seconds"] = outcome.count_seconds;
     j["layers"] = nlohmann::ordered_json::array();
     for (std::size_t l = 0; l < t.layers.size(); ++l) {
       const auto& layer = t.layers[l];
-      const double per_token = layer.tokens ? double(activeBits(layer)) / double(layer.tokens) : 0;
+      const double per_token = activePerToken(layer);
       j["layers"].push_back({{"layer", l},
                              {"neurons", layer.neurons},
                              {"tokens", layer.tokens},
@@ -201,18 +129,18 @@ int coactCommand(const Context& ctx, Args& args) {
   std::vector<std::vector<std::string>> rows;
   for (std::size_t l = 0; l < t.layers.size(); ++l) {
     const auto& layer = t.layers[l];
-    const double per_token = layer.tokens ? double(activeBits(layer)) / double(layer.tokens) : 0;
+    const double per_token = activePerToken(layer);
     rows.push_back({std::to_string(l), std::to_string(layer.neurons), std::to_string(layer.tokens),
                     fmt(per_token, "%.1f"),
                     fmt(layer.neurons ? per_token / double(layer.neurons) : 0, "%.4f")});
   }
   printTable({"LAYER", "NEURONS", "TOKENS", "ACTIVE/TOKEN", "MEAN FREQ"}, rows);
-  std::printf("\nrun %lld: %s\ntrace: %s (%.1f s)\n", static_cast<long long>(outcome.run),
+  std::printf("\nrun %lld: %s\ntrace: %s (%.1f s)\n", static_cast<long long>(outcome.run_id),
               t.source.c_str(), (trace_out ? *trace_out : outcome.trace_file.string()).c_str(),
-              outcome.record_s);
-  if (outcome.counted)
+              outcome.record_seconds);
+  if (counted)
     std::printf("counts: %s (%.1f s)\n",
-                (coact_out ? *coact_out : outcome.coact_file.string()).c_str(), outcome.count_s);
+                (coact_out ? *coact_out : outcome.coact_file.string()).c_str(), outcome.count_seconds);
   return 0;
 }
 

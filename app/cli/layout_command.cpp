@@ -9,6 +9,7 @@
 #include "darkroom/analysis.h"
 #include "darkroom/neuralink/flash_layout.h"
 #include "darkroom/neuralink/gguf.h"
+#include "darkroom/run_outcome.h"
 
 namespace darkroom::cli {
 namespace fs = std::filesystem;
@@ -16,6 +17,8 @@ using namespace darkroom::neuralink;
 
 static const char* kLayoutHelp = R"(usage: darkroom-cli layout write [--model DIR|demo-opt|demo-llama] [--placement FILE|identity]
                                  [--out FILE] [--json]
+       darkroom-cli layout write --synthetic [--layers N] [--neurons N] [--bundle BYTES]
+                                 [--placement FILE|identity] --out FILE
        darkroom-cli layout verify FILE [--json]
 
 write   stores the model's FFN neuron bundles (OPT: fc1 row + fc1 bias + fc2 column; Llama
@@ -24,6 +27,9 @@ write   stores the model's FFN neuron bundles (OPT: fc1 row + fc1 bias + fc2 col
         file from `darkroom-cli place` (safetensors) or `identity` (the checkpoint's order,
         default). Recorded as a "layout" run; the file is its artifact. Without --out it goes
         to the run's folder, artifacts/run-N/model.layout. Defaults: demo-opt, identity.
+        --synthetic writes a layout without a model, for synthetic traces (`coact --synthetic`):
+        zero-filled bundles of BYTES each (default 24576: gate row + up row + down column of a
+        4096-wide f16 model), 32 layers of 11008 neurons by default, with valid checksums.
 verify  reads a layout file and checks every layer's checksum: one line per layer, exit 1
         naming the bad layers. A GGUF file (from `export gguf`) is parsed instead: every
         length and offset checked, its metadata and tensor table listed.
@@ -78,7 +84,7 @@ WriteResult writeRun(Workspace& ws, const WriteRequest& req, JobContext& job) {
                    {"format", req.gguf ? "gguf" : "flash-layout"}};
   r.run_id = store.createRun(experiment, (req.gguf ? "gguf " : "layout ") + req.model, "layout",
                              params);
-  try {
+  recordRunOutcome(store, r.run_id, [&] {
     r.file = req.out ? fs::path(*req.out)
                      : ws.runDir(r.run_id) / (req.gguf ? "model.gguf" : "model.layout");
     params["out"] = fs::absolute(r.file).string();
@@ -89,14 +95,7 @@ WriteResult writeRun(Workspace& ws, const WriteRequest& req, JobContext& job) {
     else
       writeFlashLayout(r.model_dir, placement, r.file, writing);
     store.addArtifact(r.run_id, r.file, req.gguf ? "gguf" : "flash-layout");
-  } catch (const JobCancelled&) {
-    store.finishRun(r.run_id, RunStatus::Killed, "cancelled");
-    throw;
-  } catch (const std::exception& e) {
-    store.finishRun(r.run_id, RunStatus::Failed, e.what());
-    throw;
-  }
-  store.finishRun(r.run_id, RunStatus::Finished);
+  });
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }
@@ -234,6 +233,38 @@ int verifyLayout(const fs::path& path, bool json) {
   return 1;
 }
 
+int writeSynthetic(Args& args, bool json) {
+  std::int64_t layers = 32, neurons = 11008, bundle = 24576;
+  if (auto v = args.option("--layers")) layers = parseId(*v, "--layers");
+  if (auto v = args.option("--neurons")) neurons = parseId(*v, "--neurons");
+  if (auto v = args.option("--bundle")) bundle = parseId(*v, "--bundle");
+  const auto placement_spec = args.option("--placement", "identity");
+  const auto out = args.option("--out");
+  args.finish();
+  if (!out) throw UsageError("layout write --synthetic needs --out FILE");
+  auto placement = loadPlacement(placement_spec);
+  if (!placement.layers.empty() && std::int64_t(placement.layers.size()) != layers)
+    throw UsageError("the placement has " + std::to_string(placement.layers.size()) +
+                     " layers, --layers says " + std::to_string(layers));
+  auto start = std::chrono::steady_clock::now();
+  writeSyntheticLayout(std::vector<std::int64_t>(std::size_t(layers), neurons), bundle, placement,
+                       *out);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto bytes = fs::file_size(*out);
+  if (json) {
+    nlohmann::ordered_json j = {{"file", *out}, {"bytes", bytes}, {"layers", layers},
+                                {"neurons", neurons}, {"bundle_bytes", bundle},
+                                {"placement", placement_spec}, {"seconds", s}};
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    std::printf("wrote %s (%.1f MiB): %lld layers x %lld neurons x %lld B, placement %s, %.1f s\n",
+                out->c_str(), double(bytes) / (1 << 20), static_cast<long long>(layers),
+                static_cast<long long>(neurons), static_cast<long long>(bundle),
+                placement_spec.c_str(), s);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int layoutCommand(const Context& ctx, Args& args) {
@@ -241,6 +272,7 @@ int layoutCommand(const Context& ctx, Args& args) {
   auto sub = args.next();
   if (!sub) throw UsageError("layout needs a subcommand: write or verify");
   const bool json = args.flag("--json");
+  if (*sub == "write" && args.flag("--synthetic")) return writeSynthetic(args, json);
   if (*sub == "write") {
     auto req = parseWrite(args);
     args.finish();

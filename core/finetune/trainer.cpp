@@ -12,7 +12,7 @@
 #include "finetune/adamw.h"
 #include "finetune/long_exposure.h"
 #include "finetune/options.h"
-#include "jobs/run_outcome.h"
+#include "darkroom/run_outcome.h"
 #include "model/checkpoint.h"
 
 namespace darkroom {

@@ -14,7 +14,7 @@
 #include "darkroom/demo_models.h"
 #include "darkroom/tokenizer.h"
 #include "model/byte_tokenizer_json.h"
-#include "jobs/run_outcome.h"
+#include "darkroom/run_outcome.h"
 #include "model/checkpoint.h"
 
 namespace darkroom {

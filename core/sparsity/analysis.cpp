@@ -11,7 +11,7 @@
 #include "darkroom/demo_models.h"
 #include "darkroom/safetensors.h"
 #include "darkroom/tokenizer.h"
-#include "jobs/run_outcome.h"
+#include "darkroom/run_outcome.h"
 #include "model/checkpoint.h"
 #include "sparsity/sparsity_accumulator.h"
 

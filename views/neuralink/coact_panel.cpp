@@ -252,42 +252,12 @@ std::uint64_t CoactPanel::record(const QString& model, std::int64_t tokens) {
   jobTitle_ = tr("Record co-activations of %1 (%2 tokens)").arg(model).arg(tokens);
   job_ = jobs_->submit(kRecordKind, jobTitle_, [root, request](JobContext& ctx) -> std::any {
     auto ws = Workspace::open(root);
-    // Stored as darkroom-cli coact stores it: a "coact" run whose artifacts are the trace (what
-    // the Placement comparison replays) and the counts (what this panel reopens).
-    Store& store = ws.store();
-    const auto experiment =
-        store.ensureExperiment("neuralink", "Neuron co-activation and flash placement");
-    const Params params = {{"source", "model"},
-                           {"model", request.model},
-                           {"text", "built-in corpus"},
-                           {"tokens", std::to_string(request.tokens)},
-                           {"sequence", std::to_string(request.sequence)},
-                           {"threshold", std::to_string(request.threshold)}};
-    const auto run = store.createRun(experiment, "coact " + request.model, "coact", params);
-    try {
-      JobContext recording = ctx.slice(0.0, 0.6);
-      nl::ActivationTrace trace = nl::recordTrace(ws, request, recording);
-      RecordResult result;
-      result.traceFile = ws.runDir(run) / "trace.safetensors";
-      std::filesystem::create_directories(result.traceFile.parent_path());
-      ctx.progress(0.6, "writing the trace");
-      trace.save(result.traceFile);
-      store.addArtifact(run, result.traceFile, "activation-trace");
-      JobContext counting = ctx.slice(0.65, 0.3);
-      result.stats = nl::countCoactivations(trace, counting);
-      result.coactFile = ws.runDir(run) / "coact.safetensors";
-      ctx.progress(0.95, "writing the counts");
-      result.stats.save(result.coactFile);
-      store.addArtifact(run, result.coactFile, "coactivation-counts");
-      store.finishRun(run, RunStatus::Finished);
-      return result;
-    } catch (const JobCancelled&) {
-      store.finishRun(run, RunStatus::Killed, "stopped");
-      throw;
-    } catch (const std::exception& e) {
-      store.finishRun(run, RunStatus::Failed, e.what());
-      throw;
-    }
+    // The same "coact" run as darkroom-cli coact makes: the trace (what the Placement
+    // comparison replays) and the counts (what this panel reopens) are its artifacts.
+    nl::CoactRunRequest run_request;
+    run_request.trace = request;
+    auto run = nl::recordCoactRun(ws, run_request, ctx);
+    return RecordResult{std::move(run.stats), run.coact_file, run.trace_file};
   });
   progress_->setValue(0);
   showMessage(jobTitle_ + QStringLiteral("…"), false);

@@ -54,4 +54,29 @@ ActivationTrace recordTrace(Workspace& workspace, const TraceRequest& request, J
 ActivationTrace syntheticTrace(int layers, std::int64_t neurons, std::int64_t tokens,
                                double mean_active_fraction, std::uint64_t seed);
 
+// One "coact" run in the workspace's store, as `darkroom-cli coact` and the Co-activation panel
+// make it: a recorded (or synthetic) trace and, when `count`, its co-activation counts, saved as
+// the run's artifacts trace.safetensors and coact.safetensors, with per-layer metrics
+// coact/active_per_token and coact/mean_frequency (step = layer) and the times taken.
+struct CoactRunRequest {
+  bool synthetic = false;
+  TraceRequest trace;  // when not synthetic
+  int layers = 32;     // when synthetic
+  std::int64_t neurons = 11008;
+  std::int64_t tokens = 2000;
+  double active_fraction = 0.1;
+  std::uint64_t seed = 1;
+  bool count = true;
+};
+struct CoactRun {
+  std::int64_t run_id = 0;
+  ActivationTrace trace;
+  CoactStats stats;  // empty unless counted
+  std::filesystem::path trace_file, coact_file;  // coact_file empty unless counted
+  double record_seconds = 0, count_seconds = 0;
+};
+CoactRun recordCoactRun(Workspace& workspace, const CoactRunRequest& request, JobContext& ctx);
+// Mean activated neurons per token of a layer.
+double activePerToken(const LayerTrace& layer);
+
 }  // namespace darkroom::neuralink
