@@ -24,6 +24,31 @@ void expectClose(const at::Tensor& a, const at::Tensor& b, double tol, const std
   EXPECT_LE((a - b).abs().max().item<double>(), tol * scale) << what;
 }
 
+// Random values for every PEFT parameter (LoRA B starts at zero), so that gradients flow
+// through all of them.
+void randomize(const Peft& peft, at::Generator& g) {
+  at::NoGradGuard no_grad;
+  for (const auto& [name, t] : peft.parameters()) const_cast<at::Tensor&>(t).normal_(0, 0.1, g);
+}
+
+// y and ref agree in their gradients for `inputs` (x followed by the PEFT parameters), where
+// `ref_x` stands in for x on the reference side.
+void expectSameGradients(const at::Tensor& y, const at::Tensor& ref, const at::Tensor& x,
+                         const at::Tensor& ref_x, const Peft& peft, const std::string& what) {
+  auto dy = at::randn_like(ref);
+  auto params = peft.parameterList();
+  std::vector<at::Tensor> inputs_s = {x}, inputs_d = {ref_x};
+  inputs_s.insert(inputs_s.end(), params.begin(), params.end());
+  inputs_d.insert(inputs_d.end(), params.begin(), params.end());
+  auto gs = torch::autograd::grad({y}, inputs_s, {dy}, true, false, true);
+  auto gd = torch::autograd::grad({ref}, inputs_d, {dy}, true, false, true);
+  for (std::size_t i = 0; i < gs.size(); ++i) {
+    auto a = gs[i].defined() ? gs[i] : at::zeros_like(inputs_s[i]);
+    auto b = gd[i].defined() ? gd[i] : at::zeros_like(inputs_d[i]);
+    expectClose(a, b, 1e-4, what + " gradient " + std::to_string(i));
+  }
+}
+
 // A small random OPT model whose MLP width is not a multiple of the 128-neuron block.
 model::Transformer tinyOpt(at::Generator& g, std::int64_t ffn) {
   ModelConfig c;
@@ -53,10 +78,7 @@ TEST(SparseOps, MlpMatchesDenseMaskedForwardAndBackward) {
     po.targets = {"fc1", "fc2"};
     po.rank = 3;
     Peft peft(model, po, g);
-    {  // LoRA B starts at zero; give it values so its gradients flow everywhere
-      at::NoGradGuard no_grad;
-      for (const auto& [name, t] : peft.parameters()) const_cast<at::Tensor&>(t).normal_(0, 0.1, g);
-    }
+    randomize(peft, g);
     std::vector<MlpPredictor> mlp;
     std::vector<AttentionPredictor> attention;
     SparseModel sparse(model, peft, mlp, attention, CostModel{});
@@ -79,18 +101,7 @@ TEST(SparseOps, MlpMatchesDenseMaskedForwardAndBackward) {
                              &model.weights().at(p + "fc2.bias"));
       std::string what = "ffn " + std::to_string(ffn) + " pattern " + std::to_string(pattern);
       expectClose(y, ref, 1e-4, what + " forward");
-      auto dy = at::randn_like(ref);
-      auto params = peft.parameterList();
-      std::vector<at::Tensor> inputs_s = {x}, inputs_d = {x2};
-      inputs_s.insert(inputs_s.end(), params.begin(), params.end());
-      inputs_d.insert(inputs_d.end(), params.begin(), params.end());
-      auto gs = torch::autograd::grad({y}, inputs_s, {dy}, true, false, true);
-      auto gd = torch::autograd::grad({ref}, inputs_d, {dy}, true, false, true);
-      for (std::size_t i = 0; i < gs.size(); ++i) {
-        auto a = gs[i].defined() ? gs[i] : at::zeros_like(inputs_s[i]);
-        auto b = gd[i].defined() ? gd[i] : at::zeros_like(inputs_d[i]);
-        expectClose(a, b, 1e-4, what + " gradient " + std::to_string(i));
-      }
+      expectSameGradients(y, ref, x, x2, peft, what);
     }
   }
 }
@@ -116,10 +127,7 @@ TEST(SparseOps, GatedMlpMatchesDenseMaskedForwardAndBackward) {
   PeftOptions po;
   po.method = PeftMethod::BitFit;  // zero biases added to bias-free projections, trainable
   Peft peft(model, po, g);
-  {
-    at::NoGradGuard no_grad;
-    for (const auto& [name, t] : peft.parameters()) const_cast<at::Tensor&>(t).normal_(0, 0.1, g);
-  }
+  randomize(peft, g);
   std::vector<MlpPredictor> mlp;
   std::vector<AttentionPredictor> attention;
   SparseModel sparse(model, peft, mlp, attention, CostModel{});
@@ -135,17 +143,7 @@ TEST(SparseOps, GatedMlpMatchesDenseMaskedForwardAndBackward) {
   auto h = model.activate(proj("mlp.gate_proj", x)) * proj("mlp.up_proj", x) * mask;
   auto ref = proj("mlp.down_proj", h);
   expectClose(y, ref, 1e-4, "forward");
-  auto dy = at::randn_like(ref);
-  auto params = peft.parameterList();
-  std::vector<at::Tensor> inputs = {x};
-  inputs.insert(inputs.end(), params.begin(), params.end());
-  auto gs = torch::autograd::grad({y}, inputs, {dy}, true, false, true);
-  auto gd = torch::autograd::grad({ref}, inputs, {dy}, true, false, true);
-  for (std::size_t i = 0; i < gs.size(); ++i) {
-    auto a = gs[i].defined() ? gs[i] : at::zeros_like(inputs[i]);
-    auto b = gd[i].defined() ? gd[i] : at::zeros_like(inputs[i]);
-    expectClose(a, b, 1e-4, "gradient " + std::to_string(i));
-  }
+  expectSameGradients(y, ref, x, x, peft, "gated");
 }
 
 TEST(SparseOps, AttentionMatchesDenseMaskedForwardAndBackward) {
