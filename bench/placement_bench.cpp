@@ -3,8 +3,9 @@
 // expected I/O (reads per token) relative to all-pairs greedy. One layer is counted and placed
 // at a time (a layer's exact f(i,j) is 484 MB).
 //
-// BM_Count: one layer's counts. BM_Place/<method>/<k>: one layer's search. BM_Model7B/<k>: the
-// whole 32-layer model with top-k greedy (search time only, counting reported apart), and
+// BM_Count: one layer's counts. BM_Place/<method>/<k>: one layer's search. BM_TopK/<k>: the top-k
+// variant of greedy on one layer. BM_Model7B/<k>: the whole 32-layer model with Greedy (the
+// exact path in count bands at this size; search time only, counting reported apart), and
 // all-pairs greedy on the first DARKROOM_BENCH_ALL_LAYERS layers (default 4) for the quality ratio.
 #include <benchmark/benchmark.h>
 
@@ -14,6 +15,7 @@
 #include <memory>
 
 #include "darkroom/neuralink/placement.h"
+#include "neuralink/greedy_path.h"
 
 using namespace darkroom::neuralink;
 
@@ -70,11 +72,35 @@ BENCHMARK(BM_Place)
     ->Args({int(PlacementMethod::Frequency), 0})
     ->Args({int(PlacementMethod::HotCold), 0})
     ->Args({int(PlacementMethod::ClosestFriend), 0})
-    ->Args({int(PlacementMethod::Greedy), 8})
-    ->Args({int(PlacementMethod::Greedy), 16})
     ->Args({int(PlacementMethod::Greedy), 32})
-    ->Args({int(PlacementMethod::Greedy), 64})
     ->Args({int(PlacementMethod::GreedyAllPairs), 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(1);
+
+// The top-k variant (Greedy's path for layers over 65536 neurons), called directly: its search
+// time and its quality loss against all-pairs greedy.
+void BM_TopK(benchmark::State& state) {
+  const int k = int(state.range(0));
+  const auto& c = layer0();
+  const double reference = allPairsIo0();
+  double io = 0;
+  for (auto _ : state) {
+    const auto order = darkroom::neuralink::detail::greedyTopK(c, k, 0, nullptr);
+    state.PauseTiming();
+    io = expectedIo(c, order);
+    state.ResumeTiming();
+  }
+  state.SetLabel("greedy-top-k");
+  state.counters["expected_io"] = io;
+  state.counters["vs_all_pairs"] = io / reference;
+}
+BENCHMARK(BM_TopK)
+    ->ArgNames({"k"})
+    ->Arg(8)
+    ->Arg(16)
+    ->Arg(32)
+    ->Arg(64)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->Iterations(1);

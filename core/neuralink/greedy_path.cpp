@@ -3,6 +3,8 @@
 // neighbours or both are in one chain (union-find); finally the chains are walked.
 //
 // All pairs: a counting sort by count (counts are at most the token count), O(n²).
+// Phased: the same edges in the same order, from a few threaded passes over shrinking
+// submatrices (only neurons still open), each taking one band of counts.
 // Top-k: each neuron's k most co-activated partners (a row scan with a small sorted buffer, on
 // threads) feed a lazy greedy (see greedyTopK); a neuron that runs out of candidates rescans its
 // row a bounded number of times; chains left over are joined in rounds over the open ends.
@@ -12,6 +14,7 @@
 #include <atomic>
 #include <numeric>
 #include <thread>
+#include <utility>
 
 namespace darkroom::neuralink::detail {
 namespace {
@@ -161,6 +164,96 @@ std::vector<std::int32_t> greedyAllPairs(const LayerCoact& stats, std::vector<Ed
     if (path.links() == n - 1) break;
     const auto a = std::int32_t(packed >> 16), b = std::int32_t(packed & 0xffff);
     if (path.link(a, b) && chosen) chosen->push_back({a, b, pair[std::int64_t(a) * n + b]});
+  }
+  return path.walk(stats.count);
+}
+
+std::vector<std::int32_t> greedyPhased(const LayerCoact& stats, int threads, std::vector<Edge>* chosen,
+                                       std::int64_t batch) {
+  const std::int64_t n = stats.neurons;
+  if (n > kPhasedMaxNeurons) throw NeuralinkError("phased greedy handles layers up to 65536 neurons");
+  const std::uint32_t* pair = stats.pair.data();
+  std::uint32_t top = 0;
+  for (std::int64_t i = 0; i < n; ++i) top = std::max(top, stats.count[std::size_t(i)]);
+  batch = std::max<std::int64_t>(batch, 1);
+  PathBuilder path{std::int32_t(n)};
+  std::vector<std::int32_t> open(static_cast<std::size_t>(n)), root(static_cast<std::size_t>(n));
+  std::iota(open.begin(), open.end(), 0);
+  std::iota(root.begin(), root.end(), 0);
+  std::vector<std::uint64_t> hist, start;
+  std::vector<std::uint32_t> sorted;
+  std::vector<std::vector<std::uint32_t>> found;  // per block of rows: (a << 16 | b, w) pairs
+  // Counts already taken are >= hi; each phase takes the pairs with lo <= f < hi between open
+  // neurons of different chains.
+  for (std::uint64_t hi = std::uint64_t(top) + 1; hi > 1 && path.links() < n - 1;) {
+    const auto m = std::int64_t(open.size());
+    if (m < 2) break;
+    const bool all = m == n;  // the first phase reads whole rows, without the gather
+    // Estimate the counts' histogram from every s-th open row, then pick lo so the phase holds
+    // about `batch` pairs.
+    hist.assign(std::size_t(hi), 0);
+    const std::int64_t s = std::max<std::int64_t>(1, std::min<std::int64_t>(16, m / 64));
+    for (std::int64_t p = 0; p < m; p += s) {
+      const std::uint32_t* row = pair + std::int64_t(open[std::size_t(p)]) * n;
+      for (std::int64_t q = p + 1; q < m; ++q) {
+        const std::uint32_t w = row[all ? q : open[std::size_t(q)]];
+        if (w > 0 && w < hi) ++hist[w];
+      }
+    }
+    std::uint64_t lo = hi, est = 0;
+    while (lo > 1 && est * std::uint64_t(s) < std::uint64_t(batch)) est += hist[--lo];
+    // Collect, in blocks of rows on threads; blocks concatenated in row order keep (a, b)
+    // ascending, so a stable counting sort by count gives the all-pairs order.
+    constexpr std::int64_t kBlock = 32;
+    const std::int64_t blocks = (m + kBlock - 1) / kBlock;
+    found.resize(std::size_t(blocks));
+    const auto lo32 = std::uint32_t(lo), hi32 = std::uint32_t(std::min<std::uint64_t>(hi, 0xffffffffu));
+    parallelFor(blocks, threads, [&](std::int64_t blk) {
+      auto& out = found[std::size_t(blk)];
+      out.clear();
+      for (std::int64_t p = blk * kBlock; p < std::min(m, (blk + 1) * kBlock); ++p) {
+        const std::int32_t a = open[std::size_t(p)];
+        const std::uint32_t* row = pair + std::int64_t(a) * n;
+        if (all) {
+          for (std::int64_t b = p + 1; b < n; ++b) {
+            const std::uint32_t w = row[b];
+            if (w >= lo32 && w < hi32) {
+              out.push_back((std::uint32_t(a) << 16) | std::uint32_t(b));
+              out.push_back(w);
+            }
+          }
+        } else {
+          const std::int32_t ra = root[std::size_t(a)];
+          for (std::int64_t q = p + 1; q < m; ++q) {
+            const std::int32_t b = open[std::size_t(q)];
+            const std::uint32_t w = row[b];
+            if (w >= lo32 && w < hi32 && root[std::size_t(b)] != ra) {
+              out.push_back((std::uint32_t(a) << 16) | std::uint32_t(b));
+              out.push_back(w);
+            }
+          }
+        }
+      }
+    });
+    start.assign(std::size_t(hi - lo) + 1, 0);
+    for (const auto& out : found)
+      for (std::size_t e = 1; e < out.size(); e += 2) ++start[hi - 1 - out[e]];
+    std::uint64_t sum = 0;
+    for (auto& c : start) sum += std::exchange(c, sum);
+    sorted.resize(sum);
+    for (const auto& out : found)
+      for (std::size_t e = 0; e < out.size(); e += 2) sorted[start[hi - 1 - out[e + 1]]++] = out[e];
+    for (std::uint32_t packed : sorted) {
+      if (path.links() == n - 1) break;
+      const auto a = std::int32_t(packed >> 16), b = std::int32_t(packed & 0xffff);
+      if (path.link(a, b) && chosen) chosen->push_back({a, b, pair[std::int64_t(a) * n + b]});
+    }
+    hi = lo;
+    std::size_t kept = 0;
+    for (std::int32_t v : open)
+      if (path.open(v)) open[kept++] = v;
+    open.resize(kept);
+    for (std::int32_t v : open) root[std::size_t(v)] = path.chain(v);
   }
   return path.walk(stats.count);
 }

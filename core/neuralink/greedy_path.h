@@ -35,6 +35,13 @@ class PathBuilder {
 // Neuralink's greedy path over all pairs with f > 0, taken by count descending (ties: a, then b
 // ascending). `chosen` (optional) receives the linked edges in the order they were linked.
 std::vector<std::int32_t> greedyAllPairs(const LayerCoact& stats, std::vector<Edge>* chosen);
+// The same result (the same edges in the same order) in phases: each phase takes the pairs between
+// open neurons of different chains whose counts lie in a band chosen to hold about `batch` pairs
+// (estimated from sampled rows), found on threads; neurons that fill up drop out of later phases.
+// placeLayer's Greedy uses it up to kPhasedMaxNeurons with batch = kPhasedBatchPerNeuron * n.
+inline constexpr std::int64_t kPhasedMaxNeurons = 65536, kPhasedBatchPerNeuron = 32;
+std::vector<std::int32_t> greedyPhased(const LayerCoact& stats, int threads, std::vector<Edge>* chosen,
+                                       std::int64_t batch);
 // The same over each neuron's top-k partners, taken lazily in the same global order; a neuron
 // that runs out of candidates while open rescans its row for k more, at most max_refills times
 // (-1: no cap, which makes it all-pairs greedy up to the order of equal counts). Chains left

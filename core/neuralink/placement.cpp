@@ -136,7 +136,14 @@ LayerPlacement placeLayer(const LayerCoact& stats, const PlacementOptions& optio
     case PlacementMethod::HotCold: out.order = hotColdOrder(stats); break;
     case PlacementMethod::ClosestFriend: out.order = closestFriendOrder(stats); break;
     case PlacementMethod::Greedy:
-      out.order = detail::greedyTopK(stats, options.top_k, options.threads, nullptr);
+      // The exact all-pairs path in count bands is faster than the top-k variant (its row
+      // rescans dominate) wherever its packed pair indices fit; the top-k variant takes larger
+      // layers.
+      if (options.top_k < 1) throw NeuralinkError("greedy placement needs top-k >= 1");
+      out.order = stats.neurons <= detail::kPhasedMaxNeurons
+                      ? detail::greedyPhased(stats, options.threads, nullptr,
+                                             stats.neurons * detail::kPhasedBatchPerNeuron)
+                      : detail::greedyTopK(stats, options.top_k, options.threads, nullptr);
       break;
     case PlacementMethod::GreedyAllPairs: out.order = detail::greedyAllPairs(stats, nullptr); break;
   }

@@ -197,6 +197,30 @@ TEST(NeuralinkPlacement, UncappedTopKIsAllPairsGreedy) {
   }
 }
 
+// The phased search links exactly the edges all-pairs greedy links, in the same order, ties
+// included, however small its bands.
+TEST(NeuralinkPlacement, PhasedIsAllPairsGreedy) {
+  std::uniform_int_distribution<std::int64_t> size(20, 400);
+  for (int trial = 0; trial < 4; ++trial) {
+    const std::int64_t n = size(test::rng());
+    const auto c = trial % 2 ? countCoactivations(randomLayer(n, 150, 0.2), 2)
+                             : countCoactivations(syntheticTrace(1, n, 300, 0.1, test::rng()()).layers[0], 2);
+    std::vector<detail::Edge> all_edges;
+    const auto all = detail::greedyAllPairs(c, &all_edges);
+    for (std::int64_t batch : {std::int64_t(1), n, n * n}) {
+      SCOPED_TRACE("n " + std::to_string(n) + " batch " + std::to_string(batch));
+      std::vector<detail::Edge> edges;
+      EXPECT_EQ(detail::greedyPhased(c, 2, &edges, batch), all);
+      ASSERT_EQ(edges.size(), all_edges.size());
+      for (std::size_t e = 0; e < edges.size(); ++e) {
+        EXPECT_EQ(edges[e].a, all_edges[e].a);
+        EXPECT_EQ(edges[e].b, all_edges[e].b);
+        EXPECT_EQ(edges[e].weight, all_edges[e].weight);
+      }
+    }
+  }
+}
+
 // Structured data: the synthetic trace's hidden groups of neurons that fire together.
 TEST(NeuralinkPlacement, GreedyBeatsBaselinesAndTopKStaysNearAllPairs) {
   std::uniform_int_distribution<std::int64_t> size(500, 900);
@@ -205,7 +229,8 @@ TEST(NeuralinkPlacement, GreedyBeatsBaselinesAndTopKStaysNearAllPairs) {
   const auto c = countCoactivations(trace.layers[0], 2);
   const double identity = placeLayer(c, options(PlacementMethod::Identity)).expected_io;
   const double all = placeLayer(c, options(PlacementMethod::GreedyAllPairs)).expected_io;
-  const double topk = placeLayer(c, options(PlacementMethod::Greedy, 16)).expected_io;
+  const double greedy = placeLayer(c, options(PlacementMethod::Greedy, 16)).expected_io;
+  const double topk = expectedIo(c, detail::greedyTopK(c, 16, 2, nullptr));
   const double friends = placeLayer(c, options(PlacementMethod::ClosestFriend)).expected_io;
   const double hotcold = placeLayer(c, options(PlacementMethod::HotCold)).expected_io;
   RecordProperty("identity", std::to_string(identity));
@@ -213,6 +238,7 @@ TEST(NeuralinkPlacement, GreedyBeatsBaselinesAndTopKStaysNearAllPairs) {
   RecordProperty("greedy_top16", std::to_string(topk));
   EXPECT_LE(all, identity);
   EXPECT_LE(topk, identity);
+  EXPECT_DOUBLE_EQ(greedy, all);  // Greedy takes the exact path at this size
   EXPECT_LT(all, friends);
   EXPECT_LT(all, hotcold);
   // Stated tolerance: top-16 greedy's expected I/O within 3% of all-pairs greedy.

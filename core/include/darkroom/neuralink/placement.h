@@ -19,15 +19,16 @@ enum class PlacementMethod {
   HotCold,        // PowerInfer-2 style: hot neurons (top 20% by frequency) first, then cold, each
                   // in original order
   ClosestFriend,  // LLM in a flash: each neuron followed by its most co-activated free partner
-  Greedy,         // Neuralink's greedy-edge path over the top-k partners of each neuron
-  GreedyAllPairs  // the same over all n² pairs (the reference for the top-k variant's quality)
+  Greedy,         // Neuralink's greedy-edge path: the all-pairs result, found in count bands on
+                  // threads; layers over 65536 neurons use the top-k partners of each neuron
+  GreedyAllPairs  // the same over all n² pairs in one counting sort (the reference)
 };
 const char* toString(PlacementMethod method);
 PlacementMethod parsePlacementMethod(const std::string& text);  // "identity", "greedy", ...
 
 struct PlacementOptions {
   PlacementMethod method = PlacementMethod::Greedy;
-  int top_k = 32;  // Greedy: candidate partners per neuron
+  int top_k = 32;  // Greedy: candidate partners per neuron (top-k variant, layers > 65536)
   int threads = 0;
 };
 
