@@ -29,14 +29,16 @@ shapes use `darkroom-cli place --trace`, which counts one layer at a time.
 )";
 
 static const char* kPlaceHelp = R"(usage: darkroom-cli place (--coact FILE | --trace FILE)
-                          [--method greedy|greedy-all|identity|frequency|hot-cold|closest-friend]
+                          [--method greedy|greedy-top-k|greedy-all|identity|frequency|hot-cold|
+                                    closest-friend]
                           [--top-k K] [--threads N] [--out placement.safetensors] [--json]
 
 Orders each FFN layer's neurons for flash so that neurons that fire together lie together and
 prints, per layer and in total, the expected I/O (reads per token: ΣP(i) − Σ P(ij) over
 adjacent neurons; identity order for comparison) and the search time. greedy: Neuralink's
-greedy-edge path over each neuron's top-K co-activated partners (default 32); greedy-all: over
-all pairs. --trace counts co-activations one layer at a time (for 7B shapes, whose counts do not
+greedy-edge path, exactly as over all pairs but found in count bands on threads (layers over
+65536 neurons fall back to top-K); greedy-top-k: over each neuron's top-K co-activated partners
+only (default 32); greedy-all: the single-threaded all-pairs reference. --trace counts co-activations one layer at a time (for 7B shapes, whose counts do not
 fit in memory at once). --out writes order.N tensors for `layout write` and `iobench`.
 )";
 
@@ -205,7 +207,7 @@ int placeCommand(const Context&, Args& args) {
   if (json) {
     nlohmann::ordered_json j;
     j["method"] = toString(p.method);
-    if (p.method == PlacementMethod::Greedy) j["top_k"] = options.top_k;
+    if (p.method == PlacementMethod::GreedyTopK) j["top_k"] = options.top_k;
     j["expected_io"] = p.expectedIo();
     j["identity_io"] = identity;
     j["search_seconds"] = result.search_s;
@@ -232,7 +234,7 @@ int placeCommand(const Context&, Args& args) {
   std::printf("\n%s%s: expected I/O %.2f reads/token in all (identity %.2f, ratio %.3f); search %.2f s "
               "(%.2f s summed over layers)",
               toString(p.method),
-              p.method == PlacementMethod::Greedy ? (" top-" + std::to_string(options.top_k)).c_str() : "",
+              p.method == PlacementMethod::GreedyTopK ? (" top-" + std::to_string(options.top_k)).c_str() : "",
               p.expectedIo(), identity, identity > 0 ? p.expectedIo() / identity : 0, result.search_s, layer_s);
   if (trace_file) std::printf("; counting %.2f s", result.count_s);
   std::printf("\n");

@@ -66,18 +66,6 @@ std::vector<std::vector<std::int32_t>> placementOrders(const Placement& placemen
   return orders;
 }
 
-const char* placementName(PlacementMethod method) {
-  switch (method) {
-    case PlacementMethod::Identity: return "identity";
-    case PlacementMethod::Frequency: return "frequency";
-    case PlacementMethod::HotCold: return "hotcold";
-    case PlacementMethod::ClosestFriend: return "closest-friend";
-    case PlacementMethod::Greedy: return "greedy";
-    case PlacementMethod::GreedyAllPairs: return "greedy-all-pairs";
-  }
-  return "unknown";
-}
-
 model::Weights permuteFfn(const model::Transformer& model,
                           const std::vector<std::vector<std::int32_t>>& orders) {
   const auto& c = model.config();

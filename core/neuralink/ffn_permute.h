@@ -21,8 +21,6 @@ model::Transformer loadInOwnDtype(const std::filesystem::path& model_dir);
 std::vector<std::vector<std::int32_t>> placementOrders(const Placement& placement,
                                                        std::int64_t layers, std::int64_t neurons);
 
-// The placement method's name ("identity", "greedy", ...).
-const char* placementName(PlacementMethod method);
 
 // The model's weights with each layer's FFN neurons in `orders` order: OPT fc1 rows, fc1 bias and
 // fc2 columns; Llama family gate and up rows and down columns. Other tensors are shared.

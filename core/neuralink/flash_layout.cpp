@@ -511,7 +511,7 @@ void writeFlashLayout(const fs::path& model_dir, const Placement& placement, con
   const auto& c = model.config();
   Plan plan;
   plan.model_type = c.model_type;
-  plan.placement = placementName(placement.layers.empty() ? PlacementMethod::Identity
+  plan.placement = toString(placement.layers.empty() ? PlacementMethod::Identity
                                                           : placement.method);
   plan.orders = placementOrders(placement, c.num_layers, c.intermediate_size);
   plan.hidden = std::uint64_t(c.hidden_size);
@@ -599,7 +599,7 @@ void writeSyntheticLayout(const std::vector<std::int64_t>& neurons_per_layer,
                          " layers, the layout " + std::to_string(neurons_per_layer.size()));
   Plan plan;
   plan.model_type = "synthetic";
-  plan.placement = placementName(placement.layers.empty() ? PlacementMethod::Identity
+  plan.placement = toString(placement.layers.empty() ? PlacementMethod::Identity
                                                           : placement.method);
   for (std::size_t l = 0; l < neurons_per_layer.size(); ++l) {
     Placement one;

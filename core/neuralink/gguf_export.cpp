@@ -184,7 +184,7 @@ void exportGguf(const fs::path& model_dir, const Placement& placement, const fs:
   meta.str("darkroom.source_model_type", c.model_type);
   meta.boolean("darkroom.rope_permuted", rope_permute);
   meta.str("darkroom.placement.method",
-           placementName(placement.layers.empty() ? PlacementMethod::Identity : placement.method));
+           toString(placement.layers.empty() ? PlacementMethod::Identity : placement.method));
   for (std::size_t l = 0; l < orders.size(); ++l)
     meta.i32s("darkroom.placement.order." + std::to_string(l), orders[l]);
 

@@ -28,7 +28,8 @@ constexpr MethodName kMethods[] = {{PlacementMethod::Identity, "identity"},
                                    {PlacementMethod::HotCold, "hot-cold"},
                                    {PlacementMethod::ClosestFriend, "closest-friend"},
                                    {PlacementMethod::Greedy, "greedy"},
-                                   {PlacementMethod::GreedyAllPairs, "greedy-all"}};
+                                   {PlacementMethod::GreedyAllPairs, "greedy-all"},
+                                   {PlacementMethod::GreedyTopK, "greedy-top-k"}};
 
 std::vector<std::int32_t> identityOrder(std::int64_t n) {
   std::vector<std::int32_t> order(static_cast<std::size_t>(n));
@@ -146,6 +147,10 @@ LayerPlacement placeLayer(const LayerCoact& stats, const PlacementOptions& optio
                       : detail::greedyTopK(stats, options.top_k, options.threads, nullptr);
       break;
     case PlacementMethod::GreedyAllPairs: out.order = detail::greedyAllPairs(stats, nullptr); break;
+    case PlacementMethod::GreedyTopK:
+      if (options.top_k < 1) throw NeuralinkError("greedy placement needs top-k >= 1");
+      out.order = detail::greedyTopK(stats, options.top_k, options.threads, nullptr);
+      break;
   }
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   out.expected_io = expectedIo(stats, out.order);

@@ -47,7 +47,7 @@ struct PlaceResult {
 
 const nl::PlacementMethod kMethods[] = {
     nl::PlacementMethod::Greedy,    nl::PlacementMethod::GreedyAllPairs,
-    nl::PlacementMethod::Frequency, nl::PlacementMethod::HotCold,
+    nl::PlacementMethod::GreedyTopK, nl::PlacementMethod::Frequency, nl::PlacementMethod::HotCold,
     nl::PlacementMethod::ClosestFriend, nl::PlacementMethod::Identity};
 
 QString methodName(nl::PlacementMethod method) {
@@ -58,6 +58,7 @@ QString methodName(nl::PlacementMethod method) {
     case nl::PlacementMethod::ClosestFriend: return QObject::tr("closest friend (LLM in a flash)");
     case nl::PlacementMethod::Greedy: return QObject::tr("greedy co-activation (Neuralink)");
     case nl::PlacementMethod::GreedyAllPairs: return QObject::tr("greedy, all pairs (reference)");
+    case nl::PlacementMethod::GreedyTopK: return QObject::tr("greedy, top-32 partners only");
   }
   return {};
 }

@@ -21,14 +21,16 @@ enum class PlacementMethod {
   ClosestFriend,  // LLM in a flash: each neuron followed by its most co-activated free partner
   Greedy,         // Neuralink's greedy-edge path: the all-pairs result, found in count bands on
                   // threads; layers over 65536 neurons use the top-k partners of each neuron
-  GreedyAllPairs  // the same over all n² pairs in one counting sort (the reference)
+  GreedyAllPairs,  // the same over all n² pairs in one counting sort (the reference)
+  GreedyTopK       // the greedy path over each neuron's top-k partners only (memory-light;
+                   // its quality loss against all pairs is measured in bench/compare-placement)
 };
 const char* toString(PlacementMethod method);
 PlacementMethod parsePlacementMethod(const std::string& text);  // "identity", "greedy", ...
 
 struct PlacementOptions {
   PlacementMethod method = PlacementMethod::Greedy;
-  int top_k = 32;  // Greedy: candidate partners per neuron (top-k variant, layers > 65536)
+  int top_k = 32;  // GreedyTopK (and Greedy above 65536 neurons): partners per neuron
   int threads = 0;
 };
 
