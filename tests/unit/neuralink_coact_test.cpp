@@ -9,6 +9,7 @@
 #include "darkroom/demo_models.h"
 #include "darkroom/neuralink/coact.h"
 #include "darkroom/safetensors.h"
+#include "neuralink_test_util.h"
 #include "test_util.h"
 
 using namespace darkroom;
@@ -16,18 +17,7 @@ using namespace darkroom::neuralink;
 
 namespace {
 
-LayerTrace randomLayer(std::int64_t neurons, std::int64_t tokens, double density) {
-  std::bernoulli_distribution fire(density);
-  LayerTrace layer;
-  layer.neurons = neurons;
-  for (std::int64_t t = 0; t < tokens; ++t) {
-    std::vector<std::int32_t> active;
-    for (std::int64_t n = 0; n < neurons; ++n)
-      if (fire(test::rng())) active.push_back(std::int32_t(n));
-    layer.addToken(active);
-  }
-  return layer;
-}
+using test::randomLayer;
 
 template <typename Fn>
 void runJob(Fn&& fn) {

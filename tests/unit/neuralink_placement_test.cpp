@@ -11,6 +11,7 @@
 #include "darkroom/neuralink/placement.h"
 #include "darkroom/safetensors.h"
 #include "neuralink/greedy_path.h"
+#include "neuralink_test_util.h"
 #include "test_util.h"
 
 using namespace darkroom;
@@ -20,20 +21,10 @@ namespace {
 
 constexpr PlacementMethod kAll[] = {PlacementMethod::Identity,     PlacementMethod::Frequency,
                                     PlacementMethod::HotCold,      PlacementMethod::ClosestFriend,
-                                    PlacementMethod::Greedy,       PlacementMethod::GreedyAllPairs};
+                                    PlacementMethod::Greedy,       PlacementMethod::GreedyAllPairs,
+                                    PlacementMethod::GreedyTopK};
 
-LayerTrace randomLayer(std::int64_t neurons, std::int64_t tokens, double density) {
-  std::bernoulli_distribution fire(density);
-  LayerTrace layer;
-  layer.neurons = neurons;
-  for (std::int64_t t = 0; t < tokens; ++t) {
-    std::vector<std::int32_t> active;
-    for (std::int64_t n = 0; n < neurons; ++n)
-      if (fire(test::rng())) active.push_back(std::int32_t(n));
-    layer.addToken(active);
-  }
-  return layer;
-}
+using test::randomLayer;
 
 // Tokens fire one neuron, or two neighbours of a hidden chain: the co-activation graph is a
 // path, so greedy finds it and that is optimal.
