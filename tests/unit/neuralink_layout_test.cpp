@@ -170,7 +170,7 @@ TEST(FlashLayout, SyntheticRoundTrip) {
   EXPECT_EQ(layout.model_type, "synthetic");
   EXPECT_EQ(layout.dtype, "u8");
   EXPECT_EQ(layout.bundle, "opaque");
-  EXPECT_EQ(layout.placement, "hotcold");
+  EXPECT_EQ(layout.placement, "hot-cold");
   EXPECT_EQ(layout.file_bytes, fs::file_size(path));
   EXPECT_EQ(layout.file_bytes % 4096, 0u);
   ASSERT_EQ(layout.layers.size(), neurons.size());
