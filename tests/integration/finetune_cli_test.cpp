@@ -14,6 +14,7 @@
 
 #include "darkroom/store.h"
 #include "cli_process.h"
+#include "demo_workspace_fixture.h"
 #include "test_util.h"
 
 using namespace darkroom;
@@ -39,35 +40,15 @@ std::vector<std::string> concat(std::vector<std::string> a, const std::vector<st
 
 }  // namespace
 
-// One workspace with a quickly trained demo-opt, shared by the tests (training it is the slow
-// part).
-class FinetuneCli : public ::testing::Test {
+// The shared trained workspace: see demo_workspace_fixture.h.
+class FinetuneCli : public test::DemoWorkspaceTest {
  protected:
-  static void SetUpTestSuite() {
-    tmp_ = new test::TempDir;
-    ws_ = (*tmp_ / "ws").string();
-    auto demo = cli({"--workspace", ws_, "demo", "--steps", "2"}, tmp_->path());
-    ASSERT_EQ(demo.code, 0) << demo.err;
-  }
-  static void TearDownTestSuite() {
-    delete tmp_;
-    tmp_ = nullptr;
-  }
-  std::vector<std::string> in(std::vector<std::string> args) const {
-    args.insert(args.begin(), {"--workspace", ws_});
-    return args;
-  }
   std::size_t runCount() const {
     return Store::open(std::filesystem::path(ws_) / "darkroom.db").runs().size();
   }
   Store store() const { return Store::open(std::filesystem::path(ws_) / "darkroom.db"); }
 
-  static test::TempDir* tmp_;
-  static std::string ws_;
-  test::TempDir own_;  // this test's stdout/stderr files and inputs
 };
-test::TempDir* FinetuneCli::tmp_ = nullptr;
-std::string FinetuneCli::ws_;
 
 TEST_F(FinetuneCli, TinyRunWritesARunRowWithMetrics) {
   auto r = cli(in(concat({"finetune", "--experiment", "ft-cli", "--json"}, kTiny)), own_.path());

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_process.h"
+#include "demo_workspace_fixture.h"
 #include "test_util.h"
 
 using namespace darkroom;
@@ -38,31 +39,9 @@ void flipByte(const fs::path& file, std::uintmax_t offset) {
 
 }  // namespace
 
-// One workspace with a briefly trained demo-opt (training is the slow part, so everything that
-// needs the model runs in one test: ctest starts a process, and so a training run, per test).
-class NeuralinkCli : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    tmp_ = new test::TempDir;
-    ws_ = (*tmp_ / "ws").string();
-    auto demo = cli({"--workspace", ws_, "demo", "--steps", "2"}, tmp_->path());
-    ASSERT_EQ(demo.code, 0) << demo.err;
-  }
-  static void TearDownTestSuite() {
-    delete tmp_;
-    tmp_ = nullptr;
-  }
-  std::vector<std::string> in(std::vector<std::string> args) const {
-    args.insert(args.begin(), {"--workspace", ws_});
-    return args;
-  }
-
-  static test::TempDir* tmp_;
-  static std::string ws_;
-  test::TempDir own_;  // this test's stdout/stderr files and outputs
-};
-test::TempDir* NeuralinkCli::tmp_ = nullptr;
-std::string NeuralinkCli::ws_;
+// The shared trained workspace (demo_workspace_fixture.h). Everything that needs the model runs in
+// one test: ctest starts a process, and so a training run, per test.
+class NeuralinkCli : public test::DemoWorkspaceTest {};
 
 TEST_F(NeuralinkCli, CoactPlaceLayoutVerifyBenchAndExport) {
   const auto trace = (own_ / "trace.safetensors").string();
