@@ -34,6 +34,9 @@ int placeCommand(const Context& ctx, Args& args);    // coact_command.cpp
 int layoutCommand(const Context& ctx, Args& args);   // layout_command.cpp: layout write|verify
 int exportCommand(const Context& ctx, Args& args);   // layout_command.cpp: export gguf
 int iobenchCommand(const Context& ctx, Args& args);  // iobench_command.cpp
+int quantizeCommand(const Context& ctx, Args& args); // quantize_command.cpp
+int kbenchCommand(const Context& ctx, Args& args);   // quantize_command.cpp
+int ttsCommand(const Context& ctx, Args& args);      // tts_command.cpp
 
 // Prints rows as an aligned text table.
 void printTable(const std::vector<std::string>& header,

@@ -25,6 +25,9 @@ commands:
   layout write|verify   flash layout files of a model's FFN bundles in placement order
   export gguf           a GGUF file of the model with its FFN neurons in placement order
   iobench               replay traces against a layout with real reads, per placement × policy
+  quantize              tile-aligned 4-bit quantization of a model, per-matrix error, perplexity
+  kbench                NPU kernels: quantized GEMV vs batch, LUT vs plain dequant and softmax
+  tts                   test-time scaling: Best-of-N / beam search sweep over budgets N
   info                  the compute runtime: LibTorch, CUDA
 
 options:
@@ -58,6 +61,9 @@ int main(int argc, char** argv) {
     if (*command == "layout") return layoutCommand(ctx, args);
     if (*command == "export") return exportCommand(ctx, args);
     if (*command == "iobench") return iobenchCommand(ctx, args);
+    if (*command == "quantize") return quantizeCommand(ctx, args);
+    if (*command == "kbench") return kbenchCommand(ctx, args);
+    if (*command == "tts") return ttsCommand(ctx, args);
     throw UsageError("unknown command '" + *command + "'");
   } catch (const UsageError& e) {
     std::fprintf(stderr, "darkroom-cli: %s\nRun `darkroom-cli --help` for usage.\n", e.what());

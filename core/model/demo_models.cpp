@@ -21,9 +21,27 @@ namespace darkroom {
 namespace fs = std::filesystem;
 
 std::vector<std::string> demoModelNames() { return {"demo-opt", "demo-llama"}; }
+std::vector<std::string> mathModelNames() { return {"demo-math-s", "demo-math-m"}; }
+
+bool isMathModelName(const std::string& name) {
+  return name == "demo-math-s" || name == "demo-math-m";
+}
 
 bool isDemoModelName(const std::string& name) {
-  return name == "demo-opt" || name == "demo-llama";
+  return name == "demo-opt" || name == "demo-llama" || isMathModelName(name);
+}
+
+DemoTrainOptions demoTrainDefaults(const std::string& name) {
+  DemoTrainOptions o;
+  if (isMathModelName(name)) {
+    // A worked problem is ~110 bytes: windows of 256 hold two, and more of them per step teach
+    // the arithmetic facts faster than long contexts would.
+    o.sequence = 256;
+    o.batch = 8;
+    o.steps = 600;
+    o.lr = 3e-3;
+  }
+  return o;
 }
 
 ModelConfig demoModelConfig(const std::string& name) {
@@ -46,16 +64,30 @@ ModelConfig demoModelConfig(const std::string& name) {
     c.intermediate_size = 1024;
     c.word_embed_proj_dim = c.hidden_size;
     c.tie_embeddings = true;
-  } else if (name == "demo-llama") {
+  } else if (name == "demo-llama" || name == "demo-math-m") {
     c.family = ModelFamily::Llama;
     c.model_type = "llama";
     c.num_kv_heads = 2;
     c.intermediate_size = 768;
     c.norm_eps = 1e-5;
     c.tie_embeddings = true;
+  } else if (name == "demo-math-s") {
+    // The small one of the pair for test-time scaling: an eighth of demo-math-m's parameters
+    // in its layers.
+    c.family = ModelFamily::Llama;
+    c.model_type = "llama";
+    c.hidden_size = 128;
+    c.num_layers = 2;
+    c.num_kv_heads = 2;
+    c.intermediate_size = 384;
+    c.norm_eps = 1e-5;
+    c.tie_embeddings = true;
   } else {
-    throw ModelError("unknown demo model '" + name + "' (demo-opt, demo-llama)");
+    throw ModelError("unknown demo model '" + name +
+                     "' (demo-opt, demo-llama, demo-math-s, demo-math-m)");
   }
+  // The math models see word problems only: short contexts.
+  if (isMathModelName(name)) c.max_positions = 256;
   c.validate();
   return c;
 }
@@ -157,8 +189,10 @@ DemoModelResult trainDemoModel(Workspace& ws, const std::string& name,
     throw std::invalid_argument("demo training needs steps >= 1, batch >= 1 and 2 <= sequence <= " +
                                 std::to_string(config.max_positions));
   auto gen = at::make_generator<at::CPUGeneratorImpl>(opt.seed);
-  auto train = bytesTensor(syntheticCorpus(opt.seed, 400000));
-  auto eval = bytesTensor(syntheticCorpus(opt.seed + 1000, 20000));
+  const bool math = isMathModelName(name);
+  auto corpus = math ? wordProblemCorpus : syntheticCorpus;
+  auto train = bytesTensor(corpus(opt.seed, math ? 2000000 : 400000));
+  auto eval = bytesTensor(corpus(opt.seed + 1000, 20000));
   auto weights = initialWeights(config, gen);
   std::vector<at::Tensor> params;
   for (auto& [n, t] : weights) params.push_back(t.requires_grad_());
@@ -177,7 +211,7 @@ DemoModelResult trainDemoModel(Workspace& ws, const std::string& name,
                        {"lr", std::to_string(opt.lr)},
                        {"optimizer", "adamw"},
                        {"seed", std::to_string(opt.seed)},
-                       {"corpus", "synthetic grammar + arithmetic"}};
+                       {"corpus", math ? "word problems + grammar" : "synthetic grammar + arithmetic"}};
   result.run_id = store.createRun(experiment, "train " + name, "pretrain", params_row);
   recordRunOutcome(store, result.run_id, [&] {
     MetricBuffer metrics(store, result.run_id, 64);

@@ -65,7 +65,92 @@ class Grammar {
   std::mt19937_64 rng_;
 };
 
+// Word problems: a start value, then 2–4 operations told in words; every intermediate value
+// stays in 0…99 so each step is a fact a small model can learn.
+class ProblemMaker {
+ public:
+  explicit ProblemMaker(std::uint64_t seed) : rng_(seed) {}
+
+  WordProblem next() {
+    static const std::vector<std::string> kThings = {"eggs", "apples", "stones", "coins",
+                                                     "books", "shells", "cards", "seeds"};
+    WordProblem p;
+    int value = number(1, 20);
+    p.question = "the " + pick(kNouns) + " has " + std::to_string(value) + " " + pick(kThings) + " .";
+    const int operations = number(2, 4);
+    for (int i = 0; i < operations; ++i) {
+      int before = value;
+      std::string told, step;
+      int kind = number(0, 3);  // plus, minus, double, triple
+      if ((kind == 2 && value > 49) || (kind == 3 && value > 33)) kind = number(0, 1);
+      if (kind == 1 && value == 0) kind = 0;
+      if (kind == 0 && value > 90) kind = 1;
+      if (kind == 0) {
+        int b = number(1, std::min(9, 99 - value));
+        value += b;
+        told = "they find " + std::to_string(b) + " more";
+        step = std::to_string(before) + " plus " + std::to_string(b);
+      } else if (kind == 1) {
+        int b = number(1, std::min(9, value));
+        value -= b;
+        told = "they give away " + std::to_string(b);
+        step = std::to_string(before) + " minus " + std::to_string(b);
+      } else {
+        int b = kind == 2 ? 2 : 3;
+        value *= b;
+        told = b == 2 ? "they double them" : "they get " + std::to_string(b) + " times as many";
+        step = std::to_string(before) + " times " + std::to_string(b);
+      }
+      p.question += " " + told + " .";
+      p.steps.push_back(step + " is " + std::to_string(value));
+    }
+    p.question += " how many now ?";
+    p.answer = value;
+    return p;
+  }
+
+ private:
+  int number(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  const std::string& pick(const std::vector<std::string>& words) {
+    return words[std::uniform_int_distribution<std::size_t>(0, words.size() - 1)(rng_)];
+  }
+  std::mt19937_64 rng_;
+};
+
 }  // namespace
+
+std::string WordProblem::prompt() const { return "Q: " + question + "\nA:"; }
+
+std::string WordProblem::solution() const {
+  std::string out;
+  for (const auto& step : steps) out += " " + step + " .";
+  return out + " answer " + std::to_string(answer) + " .\n";
+}
+
+std::vector<WordProblem> wordProblems(std::uint64_t seed, std::size_t count) {
+  ProblemMaker maker(seed);
+  std::vector<WordProblem> out;
+  out.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) out.push_back(maker.next());
+  return out;
+}
+
+std::string wordProblemCorpus(std::uint64_t seed, std::size_t bytes) {
+  ProblemMaker maker(seed);
+  Grammar grammar(seed ^ 0x9e3779b97f4a7c15ULL);
+  std::mt19937_64 mix(seed + 1);
+  std::string out;
+  while (out.size() < bytes) {
+    // One line in five is plain language, so the models keep the words the problems use.
+    if (std::uniform_int_distribution<int>(0, 4)(mix) == 0) {
+      out += grammar.sentence() + "\n";
+    } else {
+      auto p = maker.next();
+      out += p.prompt() + p.solution();
+    }
+  }
+  return out;
+}
 
 std::vector<std::string> syntheticSentences(std::uint64_t seed, std::size_t count) {
   Grammar grammar(seed);

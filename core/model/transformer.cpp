@@ -172,12 +172,14 @@ at::Tensor Transformer::attention(int layer, const std::string& p, const at::Ten
     k = ck;
     v = cv;
   }
+  at::Tensor out;
+  if (pass.cache && pass.hooks && pass.hooks->cached_attention)
+    out = pass.hooks->cached_attention(layer, q, k, v);
   const std::int64_t keys = k.size(2), groups = c.num_heads / c.num_kv_heads;
-  if (groups > 1) {
+  if (groups > 1 && !out.defined()) {
     k = k.repeat_interleave(groups, 1);
     v = v.repeat_interleave(groups, 1);
   }
-  at::Tensor out;
   if (!pass.cache && pass.hooks && pass.hooks->attention) out = pass.hooks->attention(layer, q, k, v);
   if (!out.defined()) {
     auto scores =

@@ -58,6 +58,13 @@ struct ForwardHooks {
   std::function<at::Tensor(int layer, const at::Tensor& q, const at::Tensor& k,
                            const at::Tensor& v)>
       attention;
+  // Replaces the attention of a forward that extends a KV cache (decoding): q is [batch, heads,
+  // queries, head_dim], k and v the whole cache [batch, kv_heads, keys, head_dim] before GQA
+  // expansion; query i sits at position keys - queries + i. Returns [batch, heads, queries,
+  // head_dim], or an undefined tensor for the dense path. (The quantized decoder's LUT softmax.)
+  std::function<at::Tensor(int layer, const at::Tensor& q, const at::Tensor& k,
+                           const at::Tensor& v)>
+      cached_attention;
   // Position of the first token (learned positions and rotary), for training on windows of a
   // long context without a cache.
   std::int64_t first_position = 0;

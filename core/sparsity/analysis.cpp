@@ -91,7 +91,7 @@ void storeMetrics(Store& store, std::int64_t run, const SparsityAnalysis& a) {
 fs::path resolveModel(Workspace& ws, const std::string& model, JobContext& ctx) {
   if (isDemoModelName(model)) {
     auto training = ctx.slice(0, 0.5);
-    return trainDemoModel(ws, model, DemoTrainOptions{}, training).dir;
+    return trainDemoModel(ws, model, demoTrainDefaults(model), training).dir;
   }
   if (!fs::is_directory(model))
     throw ModelError(model + ": not a model folder (config.json + model.safetensors) and not a "

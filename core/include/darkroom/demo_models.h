@@ -16,7 +16,11 @@
 namespace darkroom {
 
 std::vector<std::string> demoModelNames();  // "demo-opt", "demo-llama"
-bool isDemoModelName(const std::string& name);
+// Two more, of two sizes, trained on the word problems of darkroom/corpus.h for test-time
+// scaling: "demo-math-s" and "demo-math-m". Every name below accepts them too.
+std::vector<std::string> mathModelNames();
+bool isMathModelName(const std::string& name);
+bool isDemoModelName(const std::string& name);  // any of the four
 ModelConfig demoModelConfig(const std::string& name);  // throws ModelError for other names
 
 struct DemoTrainOptions {
@@ -28,6 +32,9 @@ struct DemoTrainOptions {
   std::uint64_t seed = 7;
   bool force = false;  // retrain even when a trained checkpoint is there
 };
+
+// The training a model gets when first used (the math models train on short windows).
+DemoTrainOptions demoTrainDefaults(const std::string& name);
 
 struct DemoModelResult {
   std::string name;
