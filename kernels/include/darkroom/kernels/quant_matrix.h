@@ -77,14 +77,18 @@ struct QuantMatrix {
 };
 
 // Quantizes row-major float32 w [rows, cols] (threads over rows; no SIMD needed: this runs once
-// per checkpoint). Throws std::invalid_argument for non-positive sizes or a null pointer.
+// per checkpoint). Throws std::invalid_argument for non-positive sizes, a null pointer, or a group
+// holding NaN/Inf or values too large for an fp16 scale. Padding is coded as zeros (IQ4_NL, which
+// has no 0, gives it the entry nearest 0 and leaves it out of its scale search).
 QuantMatrix quantizeMatrix(const float* w, std::int64_t rows, std::int64_t cols, QuantType type,
                            QuantLayout layout);
 // The values the codes stand for, row-major [rows, cols] (padding dropped).
 void dequantizeMatrix(const QuantMatrixView& m, float* out);
 // Where value (n, k) of W lives: its group's index in the packed order (0-based, over the whole
 // matrix) and its position 0..31 inside that group. The layouts' definition in one place; the
-// packers, the reference kernels and the tests use it.
+// packers, the reference kernels and the tests use it. (n, k) may lie in the padding: n below
+// rows rounded up to 32 for Tile (below rows for RowGroups, which pads columns only), k below cols
+// rounded up to 32; anything else throws std::invalid_argument.
 struct GroupSlot {
   std::int64_t group;
   int position;
