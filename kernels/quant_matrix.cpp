@@ -27,21 +27,25 @@ Index superBlockBytes(QuantType type) { return fourBit(type) ? 144 : 272; }
 Index rowBlockBytes(QuantType type) { return fourBit(type) ? 18 : 34; }
 
 // Inverse of groupSlot: the (n, k) of position `pos` in group `group`, in the padded matrix.
+// A group is a run of 32 columns of one row (RowGroups), or 16 outputs × 2 inputs of a tile with
+// position = 2 · (output offset) + input offset (Tile): its origin plus a fixed pattern.
 struct Coords {
   Index n, k;
 };
 
-Coords slotCoords(QuantLayout layout, Index cols, Index group, int pos) {
+Coords groupOrigin(QuantLayout layout, Index cols, Index group) {
   const Index kGroups = padded(cols) / kQuantGroup;  // groups per row, or tiles per tile column
-  if (layout == QuantLayout::RowGroups)
-    return {group / kGroups, (group % kGroups) * kQuantGroup + pos};
+  if (layout == QuantLayout::RowGroups) return {group / kGroups, (group % kGroups) * kQuantGroup};
   // Tile t = nt · (K/32) + kt holds 32 groups; group gi covers row pair p = gi / 2 and the
-  // column half gi % 2; inside it, position = 2 · (c % 16) + r.
+  // column half gi % 2.
   const Index tile = group / 32;
   const int gi = static_cast<int>(group % 32);
-  const Index nt = tile / kGroups, kt = tile % kGroups;
-  const int p = gi / 2, c = (gi % 2) * 16 + pos / 2, r = pos % 2;
-  return {nt * kTileSize + c, kt * kTileSize + 2 * p + r};
+  return {tile / kGroups * kTileSize + (gi % 2) * 16, tile % kGroups * kTileSize + gi / 2 * 2};
+}
+
+Coords slotCoords(QuantLayout layout, Coords origin, int pos) {
+  if (layout == QuantLayout::RowGroups) return {origin.n, origin.k + pos};
+  return {origin.n + pos / 2, origin.k + pos % 2};
 }
 
 // Where a group's codes and scale live. For 4-bit codes, `nibbleShift` says which half of each
@@ -93,6 +97,9 @@ void writeScale(const GroupBytes& b, std::uint16_t half) {
   b.scale[1] = static_cast<std::uint8_t>(half >> 8);
 }
 
+// Rounds half away from zero, like lround, without the library call.
+int roundToInt(float v) { return static_cast<int>(v + (v >= 0.0f ? 0.5f : -0.5f)); }
+
 // The value `x` stored in fp16, as the kernels will read it.
 float roundToHalf(float x) { return halfToFloat(floatToHalf(x)); }
 
@@ -120,7 +127,7 @@ Quantized quantizeQ4_0(const float* x) {
   const float d = halfToFloat(out.scale);
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   for (int i = 0; i < kQuantGroup; ++i)
-    out.codes[i] = std::clamp(static_cast<int>(std::lround(x[i] * id)) + 8, 0, 15);
+    out.codes[i] = std::clamp(roundToInt(x[i] * id) + 8, 0, 15);
   return out;
 }
 
@@ -130,20 +137,35 @@ Quantized quantizeQ8_0(const float* x) {
   const float d = halfToFloat(out.scale);
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   for (int i = 0; i < kQuantGroup; ++i)
-    out.codes[i] = std::clamp(static_cast<int>(std::lround(x[i] * id)), -127, 127);
+    out.codes[i] = std::clamp(roundToInt(x[i] * id), -127, 127);
   return out;
 }
 
-// Index of the IQ4_NL value nearest to t (the table is sorted ascending; ties go to the lower).
-int nearestIq4Nl(float t) {
-  int lo = 0, hi = 15;  // binary search for the last entry <= t
-  if (t <= kIq4NlTable[0]) return 0;
-  if (t >= kIq4NlTable[15]) return 15;
-  while (hi - lo > 1) {
-    const int mid = (lo + hi) / 2;
-    (kIq4NlTable[mid] <= t ? lo : hi) = mid;
+constexpr float kIq4NlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                     1,    13,   25,  38,  53,  69,  89,  113};
+
+// For each integer i in [-128, 127], the index of the last IQ4_NL value <= i (0 below the
+// first). The values are integers, so for any t the bracketing pair is below[floor(t)] and the
+// next one: a lookup and one comparison instead of a search (the quantizer calls this ~400 times
+// per group).
+struct Iq4NlBelow {
+  std::uint8_t index[256] = {};
+  constexpr Iq4NlBelow() {
+    int j = 0;
+    for (int i = -128; i < 128; ++i) {
+      while (j < 15 && kIq4NlValues[j + 1] <= static_cast<float>(i)) ++j;
+      index[i + 128] = static_cast<std::uint8_t>(j);
+    }
   }
-  return t - kIq4NlTable[lo] <= kIq4NlTable[hi] - t ? lo : hi;
+};
+constexpr Iq4NlBelow kIq4NlBelow;
+
+// Index of the IQ4_NL value nearest to t (ties go to the lower).
+inline int nearestIq4Nl(float t) {
+  t = std::clamp(t, kIq4NlValues[0], kIq4NlValues[15]);  // NaN never gets here (checked finite)
+  const int lo = kIq4NlBelow.index[static_cast<int>(t + 128.0f)];  // t + 128 >= 1: truncation floors
+  const int hi = lo < 15 ? lo + 1 : 15;
+  return t - kIq4NlValues[lo] <= kIq4NlValues[hi] - t ? lo : hi;
 }
 
 // IQ4_NL: the table is not symmetric, so no closed-form scale is best. Each candidate scale maps
@@ -173,15 +195,14 @@ Quantized quantizeIq4Nl(const float* x, std::uint32_t padding) {
     const float d = roundToHalf(m / (kIq4NlTable[0] + static_cast<float>(s)));
     if (d == 0.0f || !std::isfinite(d)) continue;
     const float id = 1.0f / d;
-    double sumQX = 0, sumQ2 = 0;
+    float sumQX = 0, sumQ2 = 0;  // 32 terms: float is plenty for ranking the candidates
     for (int i = 0; i < kQuantGroup; ++i) {
-      if (padding >> i & 1u) continue;
-      const double q = kIq4NlTable[nearestIq4Nl(x[i] * id)];
+      const float q = (padding >> i & 1u) ? 0.0f : kIq4NlValues[nearestIq4Nl(x[i] * id)];
       sumQX += q * x[i];
       sumQ2 += q * q;
     }
     score(d, sumQX, sumQ2);
-    if (sumQ2 > 0) score(roundToHalf(static_cast<float>(sumQX / sumQ2)), sumQX, sumQ2);
+    if (sumQ2 > 0) score(roundToHalf(sumQX / sumQ2), sumQX, sumQ2);
   }
   out.scale = floatToHalf(best);
   const float id = 1.0f / best;
@@ -221,8 +242,11 @@ const float kQ4_0Table[16] = {-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 
 
 }  // namespace
 
-const float kIq4NlTable[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
-                               1,    13,   25,  38,  53,  69,  89,  113};
+const float kIq4NlTable[16] = {
+    kIq4NlValues[0], kIq4NlValues[1], kIq4NlValues[2],  kIq4NlValues[3],
+    kIq4NlValues[4], kIq4NlValues[5], kIq4NlValues[6],  kIq4NlValues[7],
+    kIq4NlValues[8], kIq4NlValues[9], kIq4NlValues[10], kIq4NlValues[11],
+    kIq4NlValues[12], kIq4NlValues[13], kIq4NlValues[14], kIq4NlValues[15]};
 
 const char* quantTypeName(QuantType type) {
   switch (type) {
@@ -323,8 +347,9 @@ QuantMatrix quantizeMatrix(const float* w, Index rows, Index cols, QuantType typ
       float x[kQuantGroup];
       std::uint32_t padding = 0;
       bool finite = true;
+      const Coords origin = groupOrigin(layout, cols, group);
       for (int pos = 0; pos < kQuantGroup; ++pos) {
-        const Coords at = slotCoords(layout, cols, group, pos);
+        const Coords at = slotCoords(layout, origin, pos);
         const bool inside = at.n < rows && at.k < cols;
         x[pos] = inside ? w[at.n * cols + at.k] : 0.0f;
         padding |= inside ? 0u : 1u << pos;
@@ -342,7 +367,7 @@ QuantMatrix quantizeMatrix(const float* w, Index rows, Index cols, QuantType typ
     }
   }
   if (badGroup >= 0) {
-    const Coords at = slotCoords(layout, cols, badGroup, 0);
+    const Coords at = groupOrigin(layout, cols, badGroup);
     throw std::invalid_argument(
         "quantizeMatrix: the group of 32 weights that starts at (row " + std::to_string(at.n) +
         ", col " + std::to_string(at.k) +
@@ -367,8 +392,9 @@ void dequantizeMatrix(const QuantMatrixView& m, float* out) {
     for (Index group = u * perUnit; group < (u + 1) * perUnit; ++group) {
       const GroupBytes bytes = groupBytes(m.type, m.layout, data, group);
       const float d = readScale(bytes);
+      const Coords origin = groupOrigin(m.layout, m.cols, group);
       for (int pos = 0; pos < kQuantGroup; ++pos) {
-        const Coords at = slotCoords(m.layout, m.cols, group, pos);
+        const Coords at = slotCoords(m.layout, origin, pos);
         if (at.n < m.rows && at.k < m.cols)
           out[at.n * m.cols + at.k] = codeValue(m.type, readCode(m.type, bytes, pos)) * d;
       }
