@@ -355,7 +355,7 @@ QuantMatrix quantizeMatrix(const float* w, Index rows, Index cols, QuantType typ
         padding |= inside ? 0u : 1u << pos;
         finite = finite && std::isfinite(x[pos]);
       }
-      const Quantized q = quantizeGroup(type, x, padding);
+      const Quantized q = finite ? quantizeGroup(type, x, padding) : Quantized{};
       if (!finite || !std::isfinite(halfToFloat(q.scale))) {
         Index expected = -1;
         badGroup.compare_exchange_strong(expected, group);
