@@ -239,19 +239,40 @@ inline __m256 dots2x4(const float* qa, const float* qb, const float* k0, const f
   return _mm256_add_ps(_mm256_permute2f128_ps(ha, hb, 0x20), _mm256_permute2f128_ps(ha, hb, 0x31));
 }
 
+// Asks for the `bytes` from p in the cache, one line at a time.
+inline void prefetch(const float* p, i64 bytes) {
+  const char* c = reinterpret_cast<const char*>(p);
+  for (i64 b = 0; b < bytes; b += 64) _mm_prefetch(c + b, _MM_HINT_T1);
+}
+
 // S[r][j] = q_r · k_j for the R rows and n keys of a block (row stride kKeyBlock). A partial group
-// of rows or keys repeats the last one and drops the extra results.
-void blockScores(const Rows& rows, const float* K, i64 n, i64 D, float* S) {
+// of rows or keys repeats the last one and drops the extra results. While the first two rows
+// read the block's keys, the next block's keys and values (`next`, `next_v`, may be null) are
+// fetched: decode reads each cache line once, so waiting for memory is most of its time.
+void blockScores(const Rows& rows, const float* K, i64 n, i64 D, float* S, const float* next,
+                 const float* next_v) {
   const __m256i tail = laneMask(D % 8);
-  alignas(32) float out[8];
+  const i64 row_bytes = D * static_cast<i64>(sizeof(float));
   for (i64 r = 0; r < rows.count; r += 2) {
+    // S has kKeyBlock (a multiple of 4) columns per row and kMaxRows rows: whole groups of four
+    // and a duplicated last row stay inside it.
     const i64 rb = std::min(r + 1, rows.count - 1);
-    for (i64 j = 0; j < n; j += 4) {
+    i64 j = 0;
+    for (; j + 4 <= n; j += 4) {
+      if (r == 0 && next) {
+        prefetch(next + j * D, 4 * row_bytes);
+        prefetch(next_v + j * D, 4 * row_bytes);
+      }
+      const float* kj = K + j * D;
+      const __m256 d = dots2x4(rows.q[r], rows.q[rb], kj, kj + D, kj + 2 * D, kj + 3 * D, D, tail);
+      _mm_store_ps(S + r * kKeyBlock + j, _mm256_castps256_ps128(d));
+      _mm_store_ps(S + (r + 1) * kKeyBlock + j, _mm256_extractf128_ps(d, 1));
+    }
+    if (j < n) {  // the last keys: repeat the last one, and keep only what is real
       auto key = [&](i64 t) { return K + std::min(j + t, n - 1) * D; };
-      _mm256_store_ps(out, dots2x4(rows.q[r], rows.q[rb], key(0), key(1), key(2), key(3), D, tail));
-      const i64 w = std::min<i64>(4, n - j);
-      std::memcpy(S + r * kKeyBlock + j, out, sizeof(float) * static_cast<std::size_t>(w));
-      if (rb != r) std::memcpy(S + rb * kKeyBlock + j, out + 4, sizeof(float) * static_cast<std::size_t>(w));
+      const __m256 d = dots2x4(rows.q[r], rows.q[rb], key(0), key(1), key(2), key(3), D, tail);
+      _mm_store_ps(S + r * kKeyBlock + j, _mm256_castps256_ps128(d));
+      _mm_store_ps(S + (r + 1) * kKeyBlock + j, _mm256_extractf128_ps(d, 1));
     }
   }
 }
@@ -324,7 +345,9 @@ void attendBlocks(const Problem& p, const Rows& rows, const float* K, const floa
   const __m256 vc = _mm256_set1_ps(p.c);
   for (i64 blk = block_begin; blk < block_end; ++blk) {
     const i64 j0 = blk * kKeyBlock, n = std::min(kKeyBlock, last - j0 + 1);
-    blockScores(rows, K + j0 * D, n, D, S);
+    const bool more = blk + 1 < block_end;
+    blockScores(rows, K + j0 * D, n, D, S, more ? K + (j0 + kKeyBlock) * D : nullptr,
+                more ? V + (j0 + kKeyBlock) * D : nullptr);
     for (i64 r = 0; r < R; ++r) {
       float* Sr = S + r * kKeyBlock;
       const i64 seen = std::clamp<i64>(rows.last[r] - j0 + 1, 0, n);

@@ -221,10 +221,12 @@ TEST(LutExp2, MatchesExp2OnASweep) {
 
 // --- softmaxRows ------------------------------------------------------------------------------
 
-// Lut against a double softmax: measured worst |p − p_double| about 2.4e-4 (flat rows of few
-// columns) and row sums within 2e-7 of 1; the limits asked are 1e-3 and 2e-3. Float: within 1e-6.
+// Lut against a double softmax: measured worst |p − p_double| 1.3e-4 to 1.5e-4 over repeated
+// runs, row sums within 2e-7 of 1 (the sum is of the table's own values); the limits are 1e-3
+// and 2e-3. Float: measured 1.4e-7 and 1.7e-7; limits 1e-6 and 1e-5.
 TEST(SoftmaxRows, MatchesDoubleSoftmax) {
   auto rng = freshRng();
+  double worst_p[2] = {0.0, 0.0}, worst_sum[2] = {0.0, 0.0};  // [Float, Lut]
   for (Backend backend : {Backend::Reference, Backend::Cpu}) {
     if (!dk::backendAvailable(backend)) continue;
     for (SoftmaxExp mode : {SoftmaxExp::Lut, SoftmaxExp::Float})
@@ -245,12 +247,17 @@ TEST(SoftmaxRows, MatchesDoubleSoftmax) {
             }
             EXPECT_NEAR(sum, 1.0, mode == SoftmaxExp::Lut ? 2e-3 : 1e-5)
                 << dk::backendName(backend) << " row " << r;
+            worst_sum[mode == SoftmaxExp::Lut] =
+                std::max(worst_sum[mode == SoftmaxExp::Lut], std::abs(sum - 1.0));
           }
+          worst_p[mode == SoftmaxExp::Lut] = std::max(worst_p[mode == SoftmaxExp::Lut], worst);
           EXPECT_LE(worst, mode == SoftmaxExp::Lut ? 1e-3 : 1e-6)
               << dk::backendName(backend) << " " << dk::softmaxExpName(mode) << " cols " << cols
               << " sigma " << sigma;
         }
   }
+  std::cout << "worst |p - p_double|: lut " << worst_p[1] << ", float " << worst_p[0]
+            << "; worst |row sum - 1|: lut " << worst_sum[1] << ", float " << worst_sum[0] << "\n";
 }
 
 TEST(SoftmaxRows, NegativeInfinityRowsAndEntries) {
@@ -295,9 +302,10 @@ TEST(SoftmaxRows, BackEndsMatchReference) {
 
 // --- cachedAttention --------------------------------------------------------------------------
 
-// The blocked reference against naive attention in double. Float: within 2e-5 · max|v|. Lut: the
-// probabilities carry the table's error (≤ 4.3e-4 each, relative about 5e-4 near the max), which
-// mostly averages out in Σ p·v: measured worst about 1.5e-4 · max|v|; the limit is 1e-3 · max|v|.
+// The blocked reference against naive attention in double. Float: measured worst 1.2e-7 · max|v|,
+// limit 2e-6 · max|v|. Lut: the probabilities carry the table's error (≤ 4.3e-4 each, about 5e-4
+// relative near the max), which mostly averages out in Σ p·v: measured worst 6e-5 to 1.5e-4 ·
+// max|v| over repeated runs; the limit is 1e-3 · max|v|.
 TEST(CachedAttention, ReferenceMatchesNaiveDouble) {
   auto rng = freshRng();
   double worst[2] = {0.0, 0.0};
@@ -309,7 +317,7 @@ TEST(CachedAttention, ReferenceMatchesNaiveDouble) {
     const float vmax = maxAbs(in.v);
     for (SoftmaxExp mode : {SoftmaxExp::Float, SoftmaxExp::Lut}) {
       const auto got = runAttention(Backend::Reference, mode, s, in.q, in.k, in.v, in.scale);
-      const double limit = (mode == SoftmaxExp::Lut ? 1e-3 : 2e-5) * vmax;
+      const double limit = (mode == SoftmaxExp::Lut ? 1e-3 : 2e-6) * vmax;
       double& w = worst[mode == SoftmaxExp::Lut];
       for (std::size_t e = 0; e < got.size(); ++e) {
         ASSERT_NEAR(got[e], want[e], limit) << dk::softmaxExpName(mode) << ", " << describe(s)
@@ -325,23 +333,29 @@ namespace {
 
 // Every awkward shape, both modes, against the reference. The exponentials of the two sides can
 // differ by one fp16 step where a score's last bits (summation order) move t across a rounding
-// boundary; that and the summation order stay far below the limits.
+// boundary, and key splits rescale at other points: measured worst 8e-5 · max|v| for Lut (limit
+// 5e-4) and 3e-7 · max|v| for Float (limit 5e-6) on the cpu back end.
 void checkAgainstReference(Backend backend, const std::vector<dk::AttentionShape>& shapes) {
   auto rng = freshRng();
+  double worst[2] = {0.0, 0.0};  // |got − want| / max|v|, [Float, Lut]
   for (const dk::AttentionShape& s : shapes) {
     const Inputs in = randomInputs(s, rng);
     const float vmax = maxAbs(in.v);
     for (SoftmaxExp mode : {SoftmaxExp::Float, SoftmaxExp::Lut}) {
       const auto want = runAttention(Backend::Reference, mode, s, in.q, in.k, in.v, in.scale);
       const auto got = runAttention(backend, mode, s, in.q, in.k, in.v, in.scale);
-      const float limit = (mode == SoftmaxExp::Lut ? 5e-4f : 2e-5f) * vmax;
+      const float limit = (mode == SoftmaxExp::Lut ? 5e-4f : 5e-6f) * vmax;
       for (std::size_t e = 0; e < got.size(); ++e) {
         ASSERT_NEAR(got[e], want[e], limit) << dk::backendName(backend) << " "
                                             << dk::softmaxExpName(mode) << ", " << describe(s)
                                             << ", entry " << e;
+        worst[mode == SoftmaxExp::Lut] =
+            std::max(worst[mode == SoftmaxExp::Lut], double(std::abs(got[e] - want[e]) / vmax));
       }
     }
   }
+  std::cout << dk::backendName(backend) << " vs reference, worst |error| / max|v|: float "
+            << worst[0] << ", lut " << worst[1] << "\n";
 }
 
 }  // namespace
