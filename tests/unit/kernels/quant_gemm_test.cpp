@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -190,7 +192,20 @@ void compareWithReference(Backend backend) {
   }
 }
 
-TEST(QuantGemm, CpuMatchesReference) { compareWithReference(Backend::Cpu); }
+TEST(QuantGemm, CpuMatchesReference) {
+  SCOPED_TRACE(std::string("tile kernels: ") + quantGemmCpuIsa());
+  compareWithReference(Backend::Cpu);
+}
+
+// On an AVX-512 CPU the tile kernels have a second, AVX2 version: test it too.
+TEST(QuantGemm, CpuAvx2MatchesReference) {
+  if (std::strcmp(quantGemmCpuIsa(), "avx2") == 0)
+    GTEST_SKIP() << "this CPU has no AVX-512: CpuMatchesReference already ran the AVX2 kernels";
+  ::setenv("DARKROOM_CPU_ISA", "avx2", 1);
+  EXPECT_STREQ(quantGemmCpuIsa(), "avx2");
+  compareWithReference(Backend::Cpu);
+  ::unsetenv("DARKROOM_CPU_ISA");
+}
 TEST(QuantGemm, CudaMatchesReference) { compareWithReference(Backend::Cuda); }
 
 void compareDenseWithReference(Backend backend) {

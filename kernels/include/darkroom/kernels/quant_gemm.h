@@ -29,6 +29,12 @@ const char* dequantName(Dequant mode);  // "lut", "unpack"
 void quantGemm(Backend backend, const QuantMatrixView& w, const float* x, std::int64_t batch,
                float* y, Dequant mode = Dequant::Lut);
 
+// The instruction set the Cpu back end's tile kernels use in this process: "avx512" on a CPU with
+// AVX-512F/BW, else "avx2" (the baseline, and what every other Cpu kernel uses). The environment
+// variable DARKROOM_CPU_ISA=avx2, read at every call, keeps them to AVX2, so that tests and
+// benchmarks can run both on one machine.
+const char* quantGemmCpuIsa();
+
 // y[b, n] = Σ_k x[b, k] · w[n, k], w row-major float32 [rows, cols].
 void denseGemm(Backend backend, const float* w, std::int64_t rows, std::int64_t cols,
                const float* x, std::int64_t batch, float* y);
