@@ -8,9 +8,10 @@
 // softmaxRows: one block per row (grid-stride over rows): max, exponentials and their sum, scale.
 //
 // cachedAttention: one block of kThreads threads per (row = batch, head, query; key split). The
-// block walks its keys in tiles of kThreads, one key per thread: the thread's score (q in shared
-// memory, its key row from global memory), the tile's max by a block reduction, α = e(m_old −
-// m_new), p = e(fma(c, score, −m_new)) into shared memory, then every thread updates the output
+// block walks its keys in tiles of kThreads, one key per thread: the key's score (q in shared
+// memory; a warp reads each key row together, lanes across the dimensions, and reduces with
+// shuffles), the tile's max by a block reduction, α = e(m_old − m_new), p = e(fma(c, score,
+// −m_new)) into shared memory, then every thread updates the output
 // dimensions it owns (d = tid, tid + kThreads, ...) with Σ p·v, reading V rows coalesced. Each
 // thread keeps its share of the running sum l (α is the same for the whole block), summed at the
 // end. With few rows (decode) the keys are split so that every SM has blocks; a second kernel
@@ -170,12 +171,16 @@ __global__ void attentionKernel(Shape s, const float* q, const float* k, const f
   __syncthreads();
   for (i64 t0 = begin; t0 < end; t0 += kThreads) {
     const i64 j = t0 + threadIdx.x;
+    // Warp w scores keys t0 + 32w … t0 + 32w + 31, one at a time with its lanes across the
+    // dimensions (coalesced reads of the key row); lane l keeps key t0 + 32w + l, its own j.
     float score = -INFINITY;
-    if (j < end) {
-      const float* kr = K + j * D;
-      float dot = 0.f;
-      for (i64 d = 0; d < D; ++d) dot = fmaf(sq[d], __ldg(kr + d), dot);
-      score = dot;
+    const i64 warp_keys = t0 + (threadIdx.x / 32) * 32;
+    for (int kk = 0; kk < 32 && warp_keys + kk < end; ++kk) {
+      const float* kr = K + (warp_keys + kk) * D;
+      float partial = 0.f;
+      for (i64 d = threadIdx.x % 32; d < D; d += 32) partial = fmaf(sq[d], __ldg(kr + d), partial);
+      const float dot = warpSum(partial);
+      if (threadIdx.x % 32 == kk) score = dot;
     }
     const float m_new = fmaxf(m, blockReduce<true>(j < end ? s.c * score : -INFINITY, scratch));
     if (m_new == -INFINITY) continue;  // only -inf scores so far (uniform over the block)
