@@ -118,12 +118,21 @@ float signedAbsmax(const float* x) {
   return m;
 }
 
+// fp16 of `d`, one step larger in magnitude when the nearest half would put `m` more than half a
+// code past `codes` steps (m / d_h > codes + 0.5): the codes are rounded against the stored scale,
+// and below 6e-5 halves are subnormal, coarse enough to clip the largest value.
+std::uint16_t scaleHalf(float d, float m, float codes) {
+  std::uint16_t h = floatToHalf(d);
+  if (std::fabs(m / halfToFloat(h)) > codes + 0.5f) ++h;  // sign-magnitude: +1 ulp of |d|
+  return h;
+}
+
 // Q4_0 as llama.cpp: d = m / -8 puts the signed absmax on code 0 (value -8 · d); the codes are
 // rounded against the fp16 scale that will be stored.
 Quantized quantizeQ4_0(const float* x) {
   Quantized out{};
   const float m = signedAbsmax(x);
-  out.scale = m != 0.0f ? floatToHalf(m / -8.0f) : 0;  // not -0 for an all-zero group
+  out.scale = m != 0.0f ? scaleHalf(m / -8.0f, m, 8.0f) : 0;  // +0 for an all-zero group
   const float d = halfToFloat(out.scale);
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   for (int i = 0; i < kQuantGroup; ++i)
@@ -133,7 +142,8 @@ Quantized quantizeQ4_0(const float* x) {
 
 Quantized quantizeQ8_0(const float* x) {
   Quantized out{};
-  out.scale = floatToHalf(std::fabs(signedAbsmax(x)) / 127.0f);
+  const float m = std::fabs(signedAbsmax(x));
+  out.scale = m != 0.0f ? scaleHalf(m / 127.0f, m, 127.0f) : 0;
   const float d = halfToFloat(out.scale);
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   for (int i = 0; i < kQuantGroup; ++i)
