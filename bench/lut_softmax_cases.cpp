@@ -4,6 +4,9 @@
 //                                 scalar softmax here with std::exp, the same threads);
 //   attention/<exp>/batch:B/kv:N  cachedAttention decode: B candidates, 32 heads of 128 dims over
 //                                 8 kv heads (grouped, as Llama 3 8B), 1 query, N cached keys.
+//   softmax-cuda/…, attention-cuda/…  the same on the cuda back end (lut and float), on device
+//                                 copies, synchronised every iteration; without a usable GPU
+//                                 they are reported as skipped, with the reason.
 // Softmax works in place, so every iteration first copies the pristine scores back (2 MiB at
 // N = 16K, the same for every <exp>); the scores are N(0, 2.5²) with scale 1, so t spreads over
 // about [-25, 0] as in real attention rows. bench/compare-lut-softmax pairs lut with float.
@@ -13,10 +16,15 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "darkroom/kernels/lut_softmax.h"
+
+#ifdef DARKROOM_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
 
 namespace {
 
@@ -96,6 +104,68 @@ void BM_Attention(benchmark::State& state, dk::SoftmaxExp mode) {
                           static_cast<i64>(sizeof(float)));  // K and V read once
 }
 
+// Whether the cuda cases can run; if not, the case is marked skipped with the reason.
+bool cudaReady(benchmark::State& state) {
+  std::string why;
+  if (dk::backendAvailable(dk::Backend::Cuda, &why)) return true;
+  state.SkipWithError(("cuda back end unavailable: " + why).c_str());
+  return false;
+}
+
+#ifdef DARKROOM_HAVE_CUDA
+// A device copy of a host array, freed with the case.
+struct DeviceArray {
+  float* ptr = nullptr;
+  explicit DeviceArray(const std::vector<float>& host) {
+    if (cudaMalloc(reinterpret_cast<void**>(&ptr), host.size() * sizeof(float)) != cudaSuccess ||
+        cudaMemcpy(ptr, host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice) !=
+            cudaSuccess)
+      throw std::runtime_error("cannot copy the benchmark's inputs to the GPU");
+  }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  ~DeviceArray() { cudaFree(ptr); }
+};
+#endif
+
+void BM_SoftmaxCuda(benchmark::State& state, dk::SoftmaxExp mode) {
+  if (!cudaReady(state)) return;
+#ifdef DARKROOM_HAVE_CUDA
+  const i64 cols = state.range(0);
+  const std::vector<float> scores = normalVector(kRows * cols, 2.5f, 7);
+  DeviceArray pristine(scores), x(scores);
+  for (auto _ : state) {
+    cudaMemcpyAsync(x.ptr, pristine.ptr, sizeof(float) * scores.size(), cudaMemcpyDeviceToDevice);
+    dk::softmaxRows(dk::Backend::Cuda, mode, x.ptr, kRows, cols, 1.f);
+    cudaDeviceSynchronize();
+  }
+  state.SetItemsProcessed(state.iterations() * kRows * cols);
+#else
+  (void)mode;
+#endif
+}
+
+void BM_AttentionCuda(benchmark::State& state, dk::SoftmaxExp mode) {
+  if (!cudaReady(state)) return;
+#ifdef DARKROOM_HAVE_CUDA
+  const i64 batch = state.range(0), keys = state.range(1);
+  const dk::AttentionShape shape{batch, kHeads, kKvHeads, 1, keys, kDim};
+  DeviceArray q(uniformVector(batch * kHeads * kDim, 1));
+  DeviceArray k(uniformVector(batch * kKvHeads * keys * kDim, 2));
+  DeviceArray v(uniformVector(batch * kKvHeads * keys * kDim, 3));
+  DeviceArray out(std::vector<float>(static_cast<std::size_t>(batch * kHeads * kDim)));
+  for (auto _ : state) {
+    dk::cachedAttention(dk::Backend::Cuda, mode, shape, q.ptr, k.ptr, v.ptr, 1.f, out.ptr);
+    cudaDeviceSynchronize();
+  }
+  state.SetItemsProcessed(state.iterations() * batch * kHeads * keys);
+  state.SetBytesProcessed(state.iterations() * 2 * batch * kKvHeads * keys * kDim *
+                          static_cast<i64>(sizeof(float)));
+#else
+  (void)mode;
+#endif
+}
+
 void softmaxSizes(benchmark::internal::Benchmark* b) {
   for (i64 cols : {1024, 4096, 16384}) b->Arg(cols);
   b->ArgName("cols")->Unit(benchmark::kMicrosecond)->UseRealTime();
@@ -113,6 +183,18 @@ BENCHMARK_CAPTURE(BM_Softmax, libm, Exp::Libm)->Name("softmax/libm")->Apply(soft
 BENCHMARK_CAPTURE(BM_Attention, lut, dk::SoftmaxExp::Lut)->Name("attention/lut")->Apply(attentionSizes);
 BENCHMARK_CAPTURE(BM_Attention, float, dk::SoftmaxExp::Float)
     ->Name("attention/float")
+    ->Apply(attentionSizes);
+BENCHMARK_CAPTURE(BM_SoftmaxCuda, lut, dk::SoftmaxExp::Lut)
+    ->Name("softmax-cuda/lut")
+    ->Apply(softmaxSizes);
+BENCHMARK_CAPTURE(BM_SoftmaxCuda, float, dk::SoftmaxExp::Float)
+    ->Name("softmax-cuda/float")
+    ->Apply(softmaxSizes);
+BENCHMARK_CAPTURE(BM_AttentionCuda, lut, dk::SoftmaxExp::Lut)
+    ->Name("attention-cuda/lut")
+    ->Apply(attentionSizes);
+BENCHMARK_CAPTURE(BM_AttentionCuda, float, dk::SoftmaxExp::Float)
+    ->Name("attention-cuda/float")
     ->Apply(attentionSizes);
 
 }  // namespace
