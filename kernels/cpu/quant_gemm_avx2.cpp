@@ -158,6 +158,73 @@ inline void tileFma(const float* w, const float* x, float* acc) {
   _mm256_store_ps(acc + 56, a7);
 }
 
+// 32 int8 → 4 × 8 floats, in order (signed: Lut and Int8 values; unsigned: Unpack codes).
+template <bool kSigned>
+inline void bytesToFloats(__m256i v, __m256* out) {
+  const __m128i a = _mm256_castsi256_si128(v), b = _mm256_extracti128_si256(v, 1);
+  const __m128i parts[4] = {a, _mm_unpackhi_epi64(a, a), b, _mm_unpackhi_epi64(b, b)};
+  for (int i = 0; i < 4; ++i)
+    out[i] = _mm256_cvtepi32_ps(kSigned ? _mm256_cvtepi8_epi32(parts[i])
+                                        : _mm256_cvtepu8_epi32(parts[i]));
+}
+
+// Batch 1 needs no staging buffer: the decoded vectors go straight into the 8 accumulators of
+// the tile column, and each group's scale is folded into the broadcast input pair instead of
+// multiplying the weights (2 multiplies per 64 weights instead of 8).
+template <Decode kMode>
+void tileColumnSingle(const std::uint8_t* tile, Index kTiles, const float* x, __m256i lut,
+                      float* out) {
+  __m256 acc[8];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  const __m256 eight = _mm256_set1_ps(8.0f);
+  const Index sbBytes = kMode == Decode::Int8 ? kSuperBlock8 : kSuperBlock4;
+  for (Index kt = 0; kt < kTiles; ++kt) {
+    for (int s = 0; s < 4; ++s, tile += sbBytes) {
+      const float* xs = x + kt * kTileSize + 8 * s;
+      alignas(32) float scales[8];
+      _mm256_store_ps(scales, halfsToFloats(tile + sbBytes - 16));
+      // Chunk h: 32 values of group h (Int8), or the 32 low nibbles (group h) and the 32 high
+      // nibbles (group h + 4) of code bytes 32h..32h + 31; value j is input pair j / 64 and
+      // accumulator j % 64 / 8.
+      for (int h = 0; h < (kMode == Decode::Int8 ? 8 : 4); ++h) {
+        const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 32 * h));
+        const int m0 = 4 * (h % 2);
+        __m256 v[4];
+        if constexpr (kMode == Decode::Int8) {
+          const __m256 xv = _mm256_mul_ps(pairBroadcast(xs + 2 * (h / 2)),
+                                          _mm256_set1_ps(scales[h]));
+          bytesToFloats<true>(raw, v);
+          for (int i = 0; i < 4; ++i) acc[m0 + i] = _mm256_fmadd_ps(v[i], xv, acc[m0 + i]);
+        } else {
+          __m256i lo = _mm256_and_si256(raw, low4);
+          __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+          const __m256 xlo = _mm256_mul_ps(pairBroadcast(xs + 2 * (h / 2)),
+                                           _mm256_set1_ps(scales[h]));
+          const __m256 xhi = _mm256_mul_ps(pairBroadcast(xs + 2 * (2 + h / 2)),
+                                           _mm256_set1_ps(scales[h + 4]));
+          constexpr bool kLut = kMode == Decode::Lut;
+          if constexpr (kLut) {
+            lo = _mm256_shuffle_epi8(lut, lo);
+            hi = _mm256_shuffle_epi8(lut, hi);
+          }
+          bytesToFloats<kLut>(lo, v);
+          for (int i = 0; i < 4; ++i) {
+            if constexpr (!kLut) v[i] = _mm256_sub_ps(v[i], eight);
+            acc[m0 + i] = _mm256_fmadd_ps(v[i], xlo, acc[m0 + i]);
+          }
+          bytesToFloats<kLut>(hi, v);
+          for (int i = 0; i < 4; ++i) {
+            if constexpr (!kLut) v[i] = _mm256_sub_ps(v[i], eight);
+            acc[m0 + i] = _mm256_fmadd_ps(v[i], xhi, acc[m0 + i]);
+          }
+        }
+      }
+    }
+  }
+  for (int m = 0; m < 8; ++m) _mm256_storeu_ps(out + 8 * m, acc[m]);
+}
+
 // xp: batch rows of kp floats (zero-padded), y: batch rows of w.rows.
 template <Decode kMode>
 void tileGemm(const QuantMatrixView& w, const float* xp, Index kp, Index batch, float* y) {
@@ -169,9 +236,13 @@ void tileGemm(const QuantMatrixView& w, const float* xp, Index kp, Index batch, 
     alignas(64) float values[kTileValues];
     alignas(64) float acc[kBatchChunk][64] = {};
     const std::uint8_t* tile = w.data + nt * kTiles * tileBytes;
-    for (Index kt = 0; kt < kTiles; ++kt, tile += tileBytes) {
-      decodeTile<kMode>(tile, lut, values);
-      for (Index b = 0; b < batch; ++b) tileFma(values, xp + b * kp + kt * kTileSize, acc[b]);
+    if (batch == 1) {
+      tileColumnSingle<kMode>(tile, kTiles, xp, lut, acc[0]);
+    } else {
+      for (Index kt = 0; kt < kTiles; ++kt, tile += tileBytes) {
+        decodeTile<kMode>(tile, lut, values);
+        for (Index b = 0; b < batch; ++b) tileFma(values, xp + b * kp + kt * kTileSize, acc[b]);
+      }
     }
     const Index outputs = std::min<Index>(kTileSize, w.rows - nt * kTileSize);
     for (Index b = 0; b < batch; ++b)

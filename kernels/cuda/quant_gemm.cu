@@ -1,7 +1,9 @@
 // CUDA back end of the quantized products (memory-bound GEMV/GEMM with a batch of up to 16).
 //
-// Tile layout: one thread block per tile column nt (32 outputs, contiguous in memory); its warps
-// take every kWarps-th tile of the column, and lane l owns output c = l of the tile. In a
+// Tile layout: thread block (nt, part) takes part `part` of tile column nt (32 outputs, the
+// column contiguous in memory); its warps take every kWarps-th tile of that part, and lane l owns
+// output c = l of the tile. A column is cut into parts only when there are too few columns to
+// fill the GPU; the parts then add into y, zeroed first, with atomicAdd. In a
 // super-block, output c's values are j = p·64 + 2c + r (p = 0..3, r = 0..1): for 4-bit codes the
 // bytes 2c, 2c + 1 (p = 0, 2 in their two nibbles) and 64 + 2c, 65 + 2c (p = 1, 3), for Q8_0 the
 // bytes p·64 + 2c, p·64 + 2c + 1. So a lane reads 16-bit words, a warp 64 consecutive bytes, and
@@ -69,8 +71,11 @@ __global__ void __launch_bounds__(kThreads) tileGemm(Args g) {
   const Index sbBytes = four ? 144 : 272;
   const Index kTiles = (g.cols + 31) / 32;
   const Index nt = blockIdx.x;
+  const Index perPart = (kTiles + gridDim.y - 1) / gridDim.y;
+  const Index kBegin = blockIdx.y * perPart;
+  const Index kEnd = kBegin + perPart < kTiles ? kBegin + perPart : kTiles;
   float acc[kMaxBatch] = {};
-  for (Index kt = warp; kt < kTiles; kt += kWarps) {
+  for (Index kt = kBegin + warp; kt < kEnd; kt += kWarps) {
     const unsigned char* tile = g.data + (nt * kTiles + kt) * 4 * sbBytes;
     for (int s = 0; s < 4; ++s) {
       const unsigned char* sb = tile + s * sbBytes;
@@ -105,7 +110,10 @@ __global__ void __launch_bounds__(kThreads) tileGemm(Args g) {
     if (b >= g.batch || n >= g.rows) continue;
     float sum = 0.0f;
     for (int w = 0; w < kWarps; ++w) sum += partial[w][b][c];
-    g.y[b * g.ldy + n] = sum;
+    if (gridDim.y == 1)
+      g.y[b * g.ldy + n] = sum;
+    else
+      atomicAdd(g.y + b * g.ldy + n, sum);
   }
 }
 
@@ -204,14 +212,29 @@ void quantGemmCuda(const QuantMatrixView& w, const float* x, std::int64_t batch,
   const bool tile = w.layout == QuantLayout::Tile;
   const Index blocks = tile ? (w.rows + 31) / 32 : (w.rows + kWarps - 1) / kWarps;
   const unsigned grid = gridFor("quantGemm", blocks);
+  // Tile columns cut into parts until there are about kTargetBlocks blocks (a few per SM of any
+  // current GPU), each part keeping at least one tile per warp.
+  constexpr Index kTargetBlocks = 1024;
+  const Index kTiles = (w.cols + 31) / 32;
+  Index parts = (kTargetBlocks + blocks - 1) / blocks;
+  parts = parts < kTiles / kWarps ? parts : kTiles / kWarps;
+  parts = parts < 1 ? 1 : parts > 65535 ? 65535 : parts;
   for (Index b0 = 0; b0 < batch; b0 += kBatchChunk) {
     g.x = x + b0 * w.cols;
     g.y = y + b0 * w.rows;
     g.batch = batch - b0 < kBatchChunk ? batch - b0 : kBatchChunk;
-    if (tile)
-      tileGemm<<<grid, kThreads>>>(g);
-    else
+    if (tile) {
+      if (parts > 1) {
+        const cudaError_t err =
+            cudaMemsetAsync(g.y, 0, sizeof(float) * static_cast<std::size_t>(g.batch * w.rows));
+        if (err != cudaSuccess)
+          throw std::runtime_error(std::string("quantGemm: clearing y failed: ") +
+                                   cudaGetErrorString(err));
+      }
+      tileGemm<<<dim3(grid, static_cast<unsigned>(parts)), kThreads>>>(g);
+    } else {
       rowGemm<<<grid, kThreads>>>(g);
+    }
     checkLaunch("quantGemm");
   }
 }
