@@ -21,6 +21,10 @@
 // and meets up to 8 batch rows at once (larger batches decode again per 8). denseGemm is the same
 // loop over float32 rows.
 //
+// Threads take tile columns (or 16 rows) one at a time from a shared counter rather than fixed
+// shares: a column is ~10 µs of work, and on a busy machine a thread that loses its core for a
+// while no longer holds up the whole product.
+//
 // On a CPU with AVX-512 (checked at run time) the tile kernels run a 16-lane version of the same
 // code (tileGemm512); everything else, and the whole back end on AVX2-only CPUs, is AVX2.
 #include <immintrin.h>
@@ -231,7 +235,7 @@ void tileGemm(const QuantMatrixView& w, const float* xp, Index kp, Index batch, 
   const Index kTiles = kp / kTileSize, nTiles = padded(w.rows) / kTileSize;
   const Index tileBytes = 4 * (fourBit(w.type) ? kSuperBlock4 : kSuperBlock8);
   const __m256i lut = lutVector(w.type);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic)
   for (Index nt = 0; nt < nTiles; ++nt) {
     alignas(64) float values[kTileValues];
     alignas(64) float acc[kBatchChunk][64] = {};
@@ -356,7 +360,7 @@ DARKROOM_AVX512 void tileGemm512(const QuantMatrixView& w, const float* xp, Inde
   alignas(64) float table[16] = {};
   if (kMode == Decode::Lut)
     for (int q = 0; q < 16; ++q) table[q] = codeTable(w.type)[q];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic)
   for (Index nt = 0; nt < nTiles; ++nt) {
     const std::uint8_t* column = w.data + nt * kTiles * tileBytes;
     const Index outputs = std::min<Index>(kTileSize, w.rows - nt * kTileSize);
@@ -422,7 +426,7 @@ inline void rowDot(Index groups, const Decoder& decode, const float* x, Index ld
 template <typename MakeDecoder>
 void rowsGemm(Index rows, Index groups, const float* x, Index ldx, Index batch, float* y,
               const MakeDecoder& makeDecoder) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 16)
   for (Index n = 0; n < rows; ++n) {
     const auto decode = makeDecoder(n);
     float out[8];
