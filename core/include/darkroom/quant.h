@@ -93,12 +93,18 @@ struct SoftmaxPoint {
   std::int64_t keys = 0;
   std::string kernel;  // "lut", "float": decode attention, 32 heads × 128 dims, batch 1
   double seconds = 0;
-  double max_abs_error = 0;  // on the probabilities, vs double precision
+  // On the probabilities, vs double precision: softmaxRows of the same back end and exp on the
+  // 32 heads' score rows q·k of the measured query, against a double softmax of those scores.
+  double max_abs_error = 0;
 };
 
 struct KernelBenchReport {
   std::string backend;
-  double copy_gb_per_s = 0;  // a STREAM-like copy on this machine, same threads
+  std::string machine;  // CPU model and logical cores (/proc/cpuinfo), or the GPU for cuda
+  int threads = 1;      // OpenMP threads of the cpu back end (1: reference, or cuda)
+  // A STREAM-like copy on this machine, same threads, counted as STREAM does (bytes read plus
+  // bytes written); cuda: a device-to-device copy.
+  double copy_gb_per_s = 0;
   std::vector<GemvPoint> gemv;
   std::vector<SoftmaxPoint> softmax;
   std::int64_t run_id = 0;
