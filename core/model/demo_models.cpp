@@ -38,7 +38,7 @@ DemoTrainOptions demoTrainDefaults(const std::string& name) {
     // the arithmetic facts faster than long contexts would.
     o.sequence = 256;
     o.batch = 8;
-    o.steps = 600;
+    o.steps = 1200;
     o.lr = 3e-3;
   }
   return o;
@@ -72,12 +72,11 @@ ModelConfig demoModelConfig(const std::string& name) {
     c.norm_eps = 1e-5;
     c.tie_embeddings = true;
   } else if (name == "demo-math-s") {
-    // The small one of the pair for test-time scaling: an eighth of demo-math-m's parameters
-    // in its layers.
+    // The small one of the pair for test-time scaling: a quarter of demo-math-m's parameters in
+    // its layers.
     c.family = ModelFamily::Llama;
     c.model_type = "llama";
     c.hidden_size = 128;
-    c.num_layers = 2;
     c.num_kv_heads = 2;
     c.intermediate_size = 384;
     c.norm_eps = 1e-5;
@@ -122,14 +121,29 @@ double learningRate(int step, int steps, double peak) {
   return peak * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * t)));
 }
 
-// `batch` random windows of sequence + 1 bytes: inputs and next-byte targets.
+// `batch` random windows of sequence + 1 bytes: inputs and next-byte targets. With `anchors`,
+// windows start only at those offsets.
 std::pair<at::Tensor, at::Tensor> sampleBatch(const at::Tensor& corpus, int batch, int sequence,
-                                              at::Generator& gen) {
-  auto starts = at::randint(corpus.size(0) - sequence - 1, {batch}, gen, at::kLong);
+                                              at::Generator& gen, const at::Tensor& anchors = {}) {
+  auto starts = anchors.defined()
+                    ? anchors.index_select(0, at::randint(anchors.size(0), {batch}, gen, at::kLong))
+                    : at::randint(corpus.size(0) - sequence - 1, {batch}, gen, at::kLong);
   auto offsets = at::arange(sequence + 1, at::kLong);
   auto positions = (starts.unsqueeze(1) + offsets.unsqueeze(0)).reshape(-1);
   auto windows = corpus.index_select(0, positions).view({batch, sequence + 1});
   return {windows.slice(1, 0, sequence), windows.slice(1, 1, sequence + 1)};
+}
+
+// Offsets of the lines that start a word problem ("Q: ..."), leaving room for a whole window:
+// a model that always sees the question learns to read it, where random windows would often
+// cut it off and teach it to guess the clauses instead.
+at::Tensor problemStarts(const std::string& text, int sequence) {
+  std::vector<std::int64_t> starts;
+  for (std::size_t i = 0; i + sequence + 1 < text.size(); i = text.find('\n', i) + 1) {
+    if (text.compare(i, 3, "Q: ") == 0) starts.push_back(std::int64_t(i));
+    if (text.find('\n', i) == std::string::npos) break;
+  }
+  return at::tensor(starts, at::kLong);
 }
 
 at::Tensor bytesTensor(const std::string& text) {
@@ -191,8 +205,14 @@ DemoModelResult trainDemoModel(Workspace& ws, const std::string& name,
   auto gen = at::make_generator<at::CPUGeneratorImpl>(opt.seed);
   const bool math = isMathModelName(name);
   auto corpus = math ? wordProblemCorpus : syntheticCorpus;
-  auto train = bytesTensor(corpus(opt.seed, math ? 2000000 : 400000));
-  auto eval = bytesTensor(corpus(opt.seed + 1000, 20000));
+  const auto train_text = corpus(opt.seed, math ? 2000000 : 400000);
+  const auto eval_text = corpus(opt.seed + 1000, 20000);
+  auto train = bytesTensor(train_text), eval = bytesTensor(eval_text);
+  at::Tensor train_anchors, eval_anchors;
+  if (math) {
+    train_anchors = problemStarts(train_text, opt.sequence);
+    eval_anchors = problemStarts(eval_text, opt.sequence);
+  }
   auto weights = initialWeights(config, gen);
   std::vector<at::Tensor> params;
   for (auto& [n, t] : weights) params.push_back(t.requires_grad_());
@@ -217,7 +237,7 @@ DemoModelResult trainDemoModel(Workspace& ws, const std::string& name,
     MetricBuffer metrics(store, result.run_id, 64);
     auto evalLoss = [&] {
       at::NoGradGuard no_grad;
-      auto [x, y] = sampleBatch(eval, 8, opt.sequence, gen);
+      auto [x, y] = sampleBatch(eval, 8, opt.sequence, gen, eval_anchors);
       auto logits = model.forward(x);
       return at::cross_entropy_loss(logits.reshape({-1, config.vocab_size}), y.reshape(-1))
           .item<double>();
@@ -226,7 +246,7 @@ DemoModelResult trainDemoModel(Workspace& ws, const std::string& name,
       auto t0 = std::chrono::steady_clock::now();
       double lr = learningRate(step, opt.steps, opt.lr);
       static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[0].options()).lr(lr);
-      auto [x, y] = sampleBatch(train, opt.batch, opt.sequence, gen);
+      auto [x, y] = sampleBatch(train, opt.batch, opt.sequence, gen, train_anchors);
       model::ForwardHooks at_position;
       at_position.first_position =
           at::randint(config.max_positions - opt.sequence + 1, {1}, gen, at::kLong).item<std::int64_t>();

@@ -76,17 +76,18 @@ class ProblemMaker {
                                                      "books", "shells", "cards", "seeds"};
     WordProblem p;
     int value = number(1, 20);
+    // Values stay in 0…60: few enough sums for a small model to learn in minutes.
     p.question = "the " + pick(kNouns) + " has " + std::to_string(value) + " " + pick(kThings) + " .";
-    const int operations = number(2, 4);
+    const int operations = number(2, 3);
     for (int i = 0; i < operations; ++i) {
       int before = value;
       std::string told, step;
       int kind = number(0, 3);  // plus, minus, double, triple
-      if ((kind == 2 && value > 49) || (kind == 3 && value > 33)) kind = number(0, 1);
+      if ((kind == 2 && value > 30) || (kind == 3 && value > 20)) kind = number(0, 1);
       if (kind == 1 && value == 0) kind = 0;
-      if (kind == 0 && value > 90) kind = 1;
+      if (kind == 0 && value > 51) kind = 1;
       if (kind == 0) {
-        int b = number(1, std::min(9, 99 - value));
+        int b = number(1, 9);
         value += b;
         told = "they find " + std::to_string(b) + " more";
         step = std::to_string(before) + " plus " + std::to_string(b);
@@ -102,6 +103,7 @@ class ProblemMaker {
         step = std::to_string(before) + " times " + std::to_string(b);
       }
       p.question += " " + told + " .";
+      p.clauses.push_back(told);
       p.steps.push_back(step + " is " + std::to_string(value));
     }
     p.question += " how many now ?";
@@ -123,7 +125,7 @@ std::string WordProblem::prompt() const { return "Q: " + question + "\nA:"; }
 
 std::string WordProblem::solution() const {
   std::string out;
-  for (const auto& step : steps) out += " " + step + " .";
+  for (std::size_t i = 0; i < steps.size(); ++i) out += " " + clauses[i] + " , " + steps[i] + " .";
   return out + " answer " + std::to_string(answer) + " .\n";
 }
 
