@@ -31,15 +31,20 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using kernels::Backend;
 
-constexpr std::int64_t kHeads = 32, kHeadDim = 128;  // the decode attention measured
+constexpr std::int64_t kHeads = 32, kHeadDim = 128;         // the decode attention measured
 constexpr std::size_t kCopyBytes = std::size_t(128) << 20;  // per array: well past any LLC
 constexpr const char* kReportArtifact = "kbench-report";
 
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
+// Options name back ends as users do; the report says which kernels ran (backendName:
+// "cpu-avx2", ...).
 Backend parseBackend(const std::string& name) {
-  for (auto b : {Backend::Reference, Backend::Cpu, Backend::Cuda})
-    if (name == kernels::backendName(b)) return b;
+  if (name == "reference") return Backend::Reference;
+  if (name == "cpu") return Backend::Cpu;
+  if (name == "cuda") return Backend::Cuda;
   throw std::invalid_argument("unknown back end '" + name + "' (reference, cpu, cuda)");
 }
 
@@ -84,7 +89,9 @@ class Buffer {
   Buffer& operator=(const Buffer&) = delete;
 
   template <typename T>
-  T* as() const { return static_cast<T*>(ptr_); }
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
   void download(void* host) const {
     if (backend_ != Backend::Cuda) return void(std::memcpy(host, ptr_, bytes_));
 #ifdef DARKROOM_HAVE_CUDA
@@ -178,7 +185,8 @@ std::vector<float> randomFloats(std::size_t n, std::uint64_t seed) {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
     std::mt19937_64 rng(seed * 1315423911u + std::uint64_t(t));
     std::normal_distribution<float> normal(0.f, 1.f);
-    const std::size_t from = n * std::size_t(t) / std::size_t(nt), to = n * std::size_t(t + 1) / std::size_t(nt);
+    const std::size_t from = n * std::size_t(t) / std::size_t(nt),
+                      to = n * std::size_t(t + 1) / std::size_t(nt);
     for (std::size_t i = from; i < to; ++i) v[i] = normal(rng);
   }
   return v;
@@ -265,11 +273,12 @@ void checkOptions(const KernelBenchOptions& o) {
     if (rows < 1 || cols < 1)
       throw std::invalid_argument("kbench shape " + shapeKey(rows, cols) + " is not positive");
   for (int b : o.batches)
-    if (b < 1) throw std::invalid_argument("kbench batch " + std::to_string(b) + " is not positive");
+    if (b < 1)
+      throw std::invalid_argument("kbench batch " + std::to_string(b) + " is not positive");
   for (auto k : o.kv_lengths)
-    if (k < 1) throw std::invalid_argument("kbench KV length " + std::to_string(k) + " is not positive");
-  if (!(o.seconds_per_point > 0))
-    throw std::invalid_argument("kbench needs seconds per point > 0");
+    if (k < 1)
+      throw std::invalid_argument("kbench KV length " + std::to_string(k) + " is not positive");
+  if (!(o.seconds_per_point > 0)) throw std::invalid_argument("kbench needs seconds per point > 0");
   if (o.shapes.empty() && o.kv_lengths.empty())
     throw std::invalid_argument("kbench has nothing to measure: no shapes and no KV lengths");
   if (!o.shapes.empty() && o.batches.empty())
@@ -317,7 +326,8 @@ KernelBenchReport runKernelBench(Workspace& ws, const KernelBenchOptions& o, Job
     report.copy_gb_per_s = copyGbPerSecond(backend, report.threads, o.seconds_per_point, ctx);
     step("copy: " + std::to_string(report.copy_gb_per_s).substr(0, 6) + " GB/s");
 
-    const int max_batch = o.batches.empty() ? 1 : *std::max_element(o.batches.begin(), o.batches.end());
+    const int max_batch =
+        o.batches.empty() ? 1 : *std::max_element(o.batches.begin(), o.batches.end());
     std::uint64_t seed = 1;
     for (const auto& [rows, cols] : o.shapes) {
       ctx.progress(double(done) / double(total), "preparing " + shapeKey(rows, cols));
@@ -339,11 +349,13 @@ KernelBenchReport runKernelBench(Workspace& ws, const KernelBenchOptions& o, Job
       Buffer input(backend, x.data(), x.size() * sizeof(float));
       Buffer output(backend, nullptr, std::size_t(max_batch * rows) * sizeof(float));
       for (int batch : o.batches) {
-        auto point = [&](const std::string& kernel, std::size_t bytes, const std::function<void()>& call) {
+        auto point = [&](const std::string& kernel, std::size_t bytes,
+                         const std::function<void()>& call) {
           GemvPoint p{rows, cols, batch, kernel, 0, 0, 0};
           p.seconds = medianSeconds(backend, o.seconds_per_point, ctx, call);
           p.weight_gb_per_s = double(bytes) / p.seconds / 1e9;
-          p.fraction_of_copy = report.copy_gb_per_s > 0 ? p.weight_gb_per_s / report.copy_gb_per_s : 0;
+          p.fraction_of_copy =
+              report.copy_gb_per_s > 0 ? p.weight_gb_per_s / report.copy_gb_per_s : 0;
           report.gemv.push_back(p);
           char message[160];
           std::snprintf(message, sizeof message, "%s %s batch %d: %.1f us", kernel.c_str(),
@@ -354,9 +366,11 @@ KernelBenchReport runKernelBench(Workspace& ws, const KernelBenchOptions& o, Job
           for (auto mode : {kernels::Dequant::Lut, kernels::Dequant::Unpack}) {
             kernels::QuantMatrixView view = pk.matrix.view();
             view.data = pk.data->as<std::uint8_t>();
-            point(std::string(kernels::dequantName(mode)) + "-" + pk.layout, pk.matrix.data.size(), [&] {
-              kernels::quantGemm(backend, view, input.as<float>(), batch, output.as<float>(), mode);
-            });
+            point(std::string(kernels::dequantName(mode)) + "-" + pk.layout, pk.matrix.data.size(),
+                  [&] {
+                    kernels::quantGemm(backend, view, input.as<float>(), batch, output.as<float>(),
+                                       mode);
+                  });
           }
         point("fp32", w.size() * sizeof(float), [&] {
           kernels::denseGemm(backend, dense.as<float>(), rows, cols, input.as<float>(), batch,
@@ -366,12 +380,15 @@ KernelBenchReport runKernelBench(Workspace& ws, const KernelBenchOptions& o, Job
     }
 
     for (auto keys : o.kv_lengths) {
-      ctx.progress(double(done) / double(total), "preparing attention over " + std::to_string(keys) + " keys");
+      ctx.progress(double(done) / double(total),
+                   "preparing attention over " + std::to_string(keys) + " keys");
       const auto q = randomFloats(std::size_t(kHeads * kHeadDim), seed++);
       const auto k = randomFloats(std::size_t(kHeads * keys * kHeadDim), seed++);
       const auto v = randomFloats(std::size_t(kHeads * keys * kHeadDim), seed++);
-      Buffer qb(backend, q.data(), q.size() * sizeof(float)), kb(backend, k.data(), k.size() * sizeof(float)),
-          vb(backend, v.data(), v.size() * sizeof(float)), out(backend, nullptr, q.size() * sizeof(float));
+      Buffer qb(backend, q.data(), q.size() * sizeof(float)),
+          kb(backend, k.data(), k.size() * sizeof(float)),
+          vb(backend, v.data(), v.size() * sizeof(float)),
+          out(backend, nullptr, q.size() * sizeof(float));
       kernels::AttentionShape shape;
       shape.batch = 1;
       shape.heads = shape.kv_heads = kHeads;
@@ -415,10 +432,12 @@ KernelBenchReport loadKernelBench(Workspace& ws, std::int64_t run_id) {
                              " run, not a kbench run");
   std::optional<fs::path> file;
   for (const auto& a : ws.store().artifacts(run_id))
-    if (a.kind == kReportArtifact) file = fs::path(a.path).is_absolute() ? fs::path(a.path) : ws.root() / a.path;
+    if (a.kind == kReportArtifact)
+      file = fs::path(a.path).is_absolute() ? fs::path(a.path) : ws.root() / a.path;
   if (!file)
     throw std::runtime_error("kbench run " + std::to_string(run_id) + " has no report (status " +
-                             toString(run->status) + (run->note.empty() ? "" : ": " + run->note) + ")");
+                             toString(run->status) + (run->note.empty() ? "" : ": " + run->note) +
+                             ")");
   std::ifstream in(*file, std::ios::binary);
   if (!in) throw std::runtime_error(file->string() + ": cannot read the kbench report");
   KernelBenchReport r;

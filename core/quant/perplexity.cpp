@@ -13,12 +13,11 @@ at::Tensor perplexityWindows(const std::vector<std::int32_t>& ids, std::int64_t 
   const std::int64_t available = std::min<std::int64_t>(std::int64_t(ids.size()), max_tokens);
   const std::int64_t windows = available / text_per_window;
   if (windows < 1)
-    throw std::invalid_argument("perplexity needs at least " + std::to_string(text_per_window) +
-                                " tokens (one window of " + std::to_string(sequence) +
-                                "), the text has " + std::to_string(ids.size()) +
-                                (max_tokens < std::int64_t(ids.size())
-                                     ? " and the limit is " + std::to_string(max_tokens)
-                                     : std::string()));
+    throw std::invalid_argument(
+        "perplexity needs at least " + std::to_string(text_per_window) + " tokens (one window of " +
+        std::to_string(sequence) + "), the text has " + std::to_string(ids.size()) +
+        (max_tokens < std::int64_t(ids.size()) ? " and the limit is " + std::to_string(max_tokens)
+                                               : std::string()));
   auto out = at::empty({windows, sequence}, at::kLong);
   auto* p = out.data_ptr<std::int64_t>();
   std::size_t next = 0;
@@ -31,8 +30,7 @@ at::Tensor perplexityWindows(const std::vector<std::int32_t>& ids, std::int64_t 
 }
 
 PerplexityResult perplexity(const model::Transformer& model, const at::Tensor& windows,
-                            const model::ForwardHooks* hooks, JobContext& ctx,
-                            std::int64_t batch) {
+                            const model::ForwardHooks* hooks, JobContext& ctx, std::int64_t batch) {
   if (windows.dim() != 2 || windows.size(1) < 2)
     throw std::invalid_argument("perplexity expects windows [n, sequence >= 2]");
   at::NoGradGuard no_grad;
@@ -48,9 +46,9 @@ PerplexityResult perplexity(const model::Transformer& model, const at::Tensor& w
     auto targets = x.slice(1, 1, x.size(1)).reshape(-1);
     nll += at::cross_entropy_loss(predicted, targets, {}, at::Reduction::Sum).item<double>();
     scored += targets.numel();
-    ctx.progress(double(first + x.size(0)) / double(n),
-                 "perplexity: " + std::to_string(first + x.size(0)) + "/" + std::to_string(n) +
-                     " windows");
+    ctx.progress(
+        double(first + x.size(0)) / double(n),
+        "perplexity: " + std::to_string(first + x.size(0)) + "/" + std::to_string(n) + " windows");
   }
   return {std::exp(nll / double(scored)), scored};
 }

@@ -70,7 +70,10 @@ void saveQuantizeReport(const QuantizeReport& r, const fs::path& dir) {
                              {"tile_cols", m.tile_cols}});
     if (std::int64_t(m.tile_rel_error.size()) != m.tile_rows * m.tile_cols)
       throw std::logic_error(m.name + ": tile errors do not match the tile grid");
-    tiles.push_back({m.name, DType::F32, {m.tile_rows, m.tile_cols}, m.tile_rel_error.data(),
+    tiles.push_back({m.name,
+                     DType::F32,
+                     {m.tile_rows, m.tile_cols},
+                     m.tile_rel_error.data(),
                      m.tile_rel_error.size() * sizeof(float)});
   }
   writeSafetensors(dir / kTileErrorsFile, tiles, {{"darkroom.kind", "quant-tile-errors"}});
@@ -106,7 +109,8 @@ QuantizeReport loadQuantizeReport(const fs::path& dir) {
   const auto file = dir / quant::kReportFile;
   std::ifstream in(file, std::ios::binary);
   if (!in)
-    throw std::runtime_error(file.string() + ": missing (not a folder written by "
+    throw std::runtime_error(file.string() +
+                             ": missing (not a folder written by "
                              "`darkroom-cli quantize`)");
   QuantizeReport r;
   try {
@@ -147,10 +151,11 @@ QuantizeReport loadQuantizeReport(const fs::path& dir) {
     auto tiles = SafetensorsFile::open(tiles_file);
     for (auto& m : r.matrices) {
       const auto& view = tiles.at(m.name);
-      if (view.dtype != DType::F32 || view.shape != std::vector<std::int64_t>{m.tile_rows, m.tile_cols})
-        throw SafetensorsError(tiles_file.string() + ": tensor \"" + m.name +
-                               "\" is not F32 [" + std::to_string(m.tile_rows) + ", " +
-                               std::to_string(m.tile_cols) + "]");
+      if (view.dtype != DType::F32 ||
+          view.shape != std::vector<std::int64_t>{m.tile_rows, m.tile_cols})
+        throw SafetensorsError(tiles_file.string() + ": tensor \"" + m.name + "\" is not F32 [" +
+                               std::to_string(m.tile_rows) + ", " + std::to_string(m.tile_cols) +
+                               "]");
       m.tile_rel_error = toFloat32(view);
     }
   } catch (const SafetensorsError& e) {

@@ -28,10 +28,9 @@ namespace {
 constexpr std::uint64_t kCorpusSeed = 4242;  // not a seed the demo models train on
 const std::vector<std::string> kDefaultQ8 = {"mlp.down_proj", "fc2"};
 // Files of a model folder that describe its tokenizer; each present one is copied.
-const char* const kTokenizerFiles[] = {"tokenizer.json",          "tokenizer.model",
-                                       "tokenizer_config.json",   "special_tokens_map.json",
-                                       "vocab.json",              "merges.txt",
-                                       "added_tokens.json",       "generation_config.json"};
+const char* const kTokenizerFiles[] = {
+    "tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
+    "vocab.json",     "merges.txt",      "added_tokens.json",     "generation_config.json"};
 
 std::string joined(const std::vector<std::string>& items, const char* sep = ",") {
   std::string s;
@@ -52,8 +51,8 @@ quant::QuantSpec specOf(const QuantizeOptions& o) {
   spec.layout = kernels::parseQuantLayout(o.layout);
   spec.codes = kernels::parseQuantType(o.codes);
   if (spec.codes == kernels::QuantType::Q8_0)
-    throw std::invalid_argument("codes must be a 4-bit type: q4_0 or iq4_nl (q8_0 is for the q8 "
-                                "modules)");
+    throw std::invalid_argument(
+        "codes must be a 4-bit type: q4_0 or iq4_nl (q8_0 is for the q8 modules)");
   spec.q8_modules = o.q8_modules;
   return spec;
 }
@@ -71,7 +70,8 @@ void checkQ8Modules(const quant::QuantSpec& spec, const ModelConfig& config) {
     if (std::none_of(modules.begin(), modules.end(),
                      [&](const std::string& m) { return quant::isQ8Module(one, m); })) {
       std::set<std::string> kinds;  // the modules without their layer prefix
-      const std::string layer0 = modules.empty() ? "" : modules[0].substr(0, modules[0].find("layers.0.") + 9);
+      const std::string layer0 =
+          modules.empty() ? "" : modules[0].substr(0, modules[0].find("layers.0.") + 9);
       for (const auto& m : modules)
         if (m.rfind(layer0, 0) == 0) kinds.insert(m.substr(layer0.size()));
       throw std::invalid_argument("q8 module '" + name + "' matches no projection of this model (" +
@@ -116,7 +116,8 @@ MatrixQuantError matrixError(const std::string& name, const at::Tensor& w,
   // One band of 32 rows per iteration: each writes its own row of tiles.
 #pragma omp parallel for schedule(dynamic, 1) reduction(max : max_abs)
   for (std::int64_t tr = 0; tr < e.tile_rows; ++tr) {
-    for (std::int64_t r = tr * kernels::kTileSize; r < std::min(q.rows, (tr + 1) * kernels::kTileSize); ++r) {
+    for (std::int64_t r = tr * kernels::kTileSize;
+         r < std::min(q.rows, (tr + 1) * kernels::kTileSize); ++r) {
       const float* wr = a + r * q.cols;
       const float* qr = back.data() + r * q.cols;
       for (std::int64_t c = 0; c < q.cols; ++c) {
@@ -154,9 +155,9 @@ QuantizeReport quantizeModel(Workspace& ws, const QuantizeOptions& o, JobContext
   // Everything that can be checked without the model first: a typo costs no training.
   const auto spec = specOf(o);
   if (o.eval_sequence < 2 || o.eval_tokens < o.eval_sequence)
-    throw std::invalid_argument("perplexity needs eval_sequence >= 2 and eval_tokens >= "
-                                "eval_sequence (got " + std::to_string(o.eval_sequence) + " and " +
-                                std::to_string(o.eval_tokens) + ")");
+    throw std::invalid_argument(
+        "perplexity needs eval_sequence >= 2 and eval_tokens >= eval_sequence (got " +
+        std::to_string(o.eval_sequence) + " and " + std::to_string(o.eval_tokens) + ")");
   if (!o.eval_text.empty() && !fs::is_regular_file(o.eval_text))
     throw std::invalid_argument(o.eval_text.string() + ": no such file (the evaluation text)");
   // A demo model trained now takes the first half of the progress bar (resolveModel's slice).
@@ -195,7 +196,8 @@ QuantizeReport quantizeModel(Workspace& ws, const QuantizeOptions& o, JobContext
                    {"eval_text", o.eval_text.empty() ? "" : o.eval_text.string()},
                    {"eval_tokens", std::to_string(o.eval_tokens)},
                    {"eval_sequence", std::to_string(o.eval_sequence)}};
-  report.run_id = store.createRun(experiment, "quantize " + o.model + " " + spec_name, "quantize", params);
+  report.run_id =
+      store.createRun(experiment, "quantize " + o.model + " " + spec_name, "quantize", params);
   recordRunOutcome(store, report.run_id, [&] {
     const double span = 1.0 - base;
     auto at = [&](double fraction) { return base + span * fraction; };
@@ -218,18 +220,21 @@ QuantizeReport quantizeModel(Workspace& ws, const QuantizeOptions& o, JobContext
     ctx.progress(at(0.4), "writing " + output.string());
     quantized.save(output);
     // The source's own config.json, so that fields Darkroom does not model survive.
-    fs::copy_file(dir / "config.json", output / "config.json", fs::copy_options::overwrite_existing);
+    fs::copy_file(dir / "config.json", output / "config.json",
+                  fs::copy_options::overwrite_existing);
     copyTokenizer(dir, output);
-    store.setParams(report.run_id, {{"bytes_fp32", std::to_string(report.bytes_fp32)},
-                                    {"bytes_quantized", std::to_string(report.bytes_quantized)},
-                                    {"bits_per_weight", std::to_string(quant::bitsPerWeight(report))},
-                                    {"backend", kernels::backendName(backend)}});
+    store.setParams(report.run_id,
+                    {{"bytes_fp32", std::to_string(report.bytes_fp32)},
+                     {"bytes_quantized", std::to_string(report.bytes_quantized)},
+                     {"bits_per_weight", std::to_string(quant::bitsPerWeight(report))},
+                     {"backend", kernels::backendName(backend)}});
 
     // Perplexity: float32 through ATen, quantized through its own forward (LUT GEMM and LUT
     // softmax attention), on the same windows.
     auto tokenizer = loadTokenizer(dir);
     std::optional<std::int32_t> bos;
-    if (model::addsBos(dir, config) && config.bos_token_id) bos = std::int32_t(*config.bos_token_id);
+    if (model::addsBos(dir, config) && config.bos_token_id)
+      bos = std::int32_t(*config.bos_token_id);
     const bool math = isMathModelName(o.model) || isMathModelName(demoNameOf(dir));
     struct Source {
       std::string name, text;
@@ -247,11 +252,13 @@ QuantizeReport quantizeModel(Workspace& ws, const QuantizeOptions& o, JobContext
       auto fp32_part = ctx.slice(at(from), span * per_source * 0.4);
       auto fp32_ppl = quant::perplexity(fp32, windows, nullptr, fp32_part);
       auto quant_part = ctx.slice(at(from + per_source * 0.4), span * per_source * 0.6);
-      auto quant_ppl = quant::perplexity(quantized.transformer(), windows, &quantized.hooks(), quant_part);
-      report.perplexity.push_back({sources[s].name, fp32_ppl.tokens, fp32_ppl.perplexity,
-                                   quant_ppl.perplexity});
+      auto quant_ppl =
+          quant::perplexity(quantized.transformer(), windows, &quantized.hooks(), quant_part);
+      report.perplexity.push_back(
+          {sources[s].name, fp32_ppl.tokens, fp32_ppl.perplexity, quant_ppl.perplexity});
     }
-    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     ctx.progress(at(0.99), "writing the report");
     quant::saveQuantizeReport(report, output);
     quant::storeQuantizeMetrics(store, report.run_id, report);

@@ -17,14 +17,22 @@ constexpr const char* kWeightsFile = "quantized.safetensors";
 constexpr const char* kKind = "quantized-model";
 
 bool endsWith(const std::string& text, const std::string& tail) {
-  return text.size() >= tail.size() && text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
+  return text.size() >= tail.size() &&
+         text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
 }
 
 // The projections the transformer runs through ForwardHooks::linear, by their last name part.
 const std::set<std::string>& projectionNames() {
-  static const std::set<std::string> names = {
-      "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-      "self_attn.out_proj", "fc1", "fc2", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+  static const std::set<std::string> names = {"self_attn.q_proj",
+                                              "self_attn.k_proj",
+                                              "self_attn.v_proj",
+                                              "self_attn.o_proj",
+                                              "self_attn.out_proj",
+                                              "fc1",
+                                              "fc2",
+                                              "mlp.gate_proj",
+                                              "mlp.up_proj",
+                                              "mlp.down_proj"};
   return names;
 }
 
@@ -179,8 +187,8 @@ void QuantizedModel::save(const fs::path& dir) const {
                              {"layout", kernels::quantLayoutName(m.layout)},
                              {"rows", m.rows},
                              {"cols", m.cols}};
-      tensors.push_back({spec.name, DType::U8, {std::int64_t(m.data.size())}, m.data.data(),
-                         m.data.size()});
+      tensors.push_back(
+          {spec.name, DType::U8, {std::int64_t(m.data.size())}, m.data.data(), m.data.size()});
       continue;
     }
     const auto& t = transformer_->weights().at(spec.name);  // float32, contiguous (constructor)
@@ -279,14 +287,13 @@ std::unique_ptr<QuantizedModel> QuantizedModel::load(const fs::path& dir,
           throw ModelError(tensor + "quantized as " + std::to_string(m.rows) + "x" +
                            std::to_string(m.cols) + ", the config needs " + shapeText(spec.shape));
         if (view->dtype != DType::U8)
-          throw ModelError(tensor + "dtype " + dtypeName(view->dtype) +
-                           ", packed weights are U8");
+          throw ModelError(tensor + "dtype " + dtypeName(view->dtype) + ", packed weights are U8");
         const auto want = kernels::packedBytes(m.type, m.layout, m.rows, m.cols);
         if (view->bytes != want)
           throw ModelError(tensor + "holds " + std::to_string(view->bytes) + " bytes, " +
                            kernels::quantTypeName(m.type) + " " +
-                           kernels::quantLayoutName(m.layout) + " " + std::to_string(m.rows) +
-                           "x" + std::to_string(m.cols) + " needs " + std::to_string(want));
+                           kernels::quantLayoutName(m.layout) + " " + std::to_string(m.rows) + "x" +
+                           std::to_string(m.cols) + " needs " + std::to_string(want));
         m.data.assign(view->data, view->data + view->bytes);
         const auto module = moduleOf(spec.name);
         weights[spec.name] = placeholder(m.rows, m.cols);

@@ -1,6 +1,8 @@
 // The quantized model (LUT GEMM and LUT-softmax attention as Transformer hooks) against the
 // Transformer with the same weights dequantized; its file format; quantizeModel end to end on a
 // tiny model folder; the kernel benchmark's stored report.
+#include "darkroom/quant.h"
+
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -13,7 +15,6 @@
 #include <thread>
 
 #include "darkroom/corpus.h"
-#include "darkroom/quant.h"
 #include "darkroom/safetensors.h"
 #include "darkroom/tokenizer.h"
 #include "model/byte_tokenizer_json.h"
@@ -150,7 +151,8 @@ TEST_P(QuantizedForward, DecodingWithTheCacheMatchesTheFullForward) {
     std::vector<at::Tensor> pieces{
         q.transformer().forward(tokens.slice(1, 0, prompt), &cache, nullptr, &q.hooks())};
     for (std::int64_t t = prompt; t < length; ++t)
-      pieces.push_back(q.transformer().forward(tokens.slice(1, t, t + 1), &cache, nullptr, &q.hooks()));
+      pieces.push_back(
+          q.transformer().forward(tokens.slice(1, t, t + 1), &cache, nullptr, &q.hooks()));
     EXPECT_EQ(cache.length(), length);
     return at::cat(pieces, 1);
   };
@@ -163,17 +165,18 @@ TEST_P(QuantizedForward, DecodingWithTheCacheMatchesTheFullForward) {
   EXPECT_LT(relDiff(lut, want), 5e-3) << "prompt " << prompt << " of " << length;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Quant, QuantizedForward,
-    ::testing::Values(Variant{"llama", "tile-q4_0"}, Variant{"llama", "rows-iq4_nl"},
-                      Variant{"qwen2", "tile-iq4_nl"}, Variant{"opt", "tile-q4_0"},
-                      Variant{"opt", "rows-q4_0"}),
-    [](const auto& instance) {
-      auto name = instance.param.family + "_" + instance.param.spec;
-      for (auto& c : name)
-        if (c == '-') c = '_';
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(Quant, QuantizedForward,
+                         ::testing::Values(Variant{"llama", "tile-q4_0"},
+                                           Variant{"llama", "rows-iq4_nl"},
+                                           Variant{"qwen2", "tile-iq4_nl"},
+                                           Variant{"opt", "tile-q4_0"},
+                                           Variant{"opt", "rows-q4_0"}),
+                         [](const auto& instance) {
+                           auto name = instance.param.family + "_" + instance.param.spec;
+                           for (auto& c : name)
+                             if (c == '-') c = '_';
+                           return name;
+                         });
 
 TEST(Quant, SpecsAndQ8Modules) {
   auto spec = quant::parseQuantSpec("rows-iq4_nl");
@@ -205,7 +208,7 @@ TEST(Quant, SpecsAndQ8Modules) {
   QuantizedModel q(fp32, spec);
   for (const auto& [module, m] : q.matrices())
     EXPECT_EQ(m.type, module.find("down_proj") != std::string::npos ? kernels::QuantType::Q8_0
-                                                                  : kernels::QuantType::IQ4_NL)
+                                                                    : kernels::QuantType::IQ4_NL)
         << module;
 }
 
@@ -339,7 +342,8 @@ TEST_P(QuantizeModel, ReportsErrorsPerplexityAndARun) {
   double q8_worst = 0, q4_best = 1;
   std::uint64_t fp32_bytes = 0, packed_bytes = 0;
   for (const auto& m : r.matrices) {
-    const bool down = m.name.find("down_proj") != std::string::npos || m.name.find("fc2") != std::string::npos;
+    const bool down =
+        m.name.find("down_proj") != std::string::npos || m.name.find("fc2") != std::string::npos;
     EXPECT_EQ(m.type, down ? "q8_0" : "q4_0") << m.name;
     EXPECT_GT(m.rel_frobenius, 0) << m.name;
     EXPECT_LT(m.rel_frobenius, down ? 0.01 : 0.2) << m.name;
@@ -354,8 +358,8 @@ TEST_P(QuantizeModel, ReportsErrorsPerplexityAndARun) {
     (down ? q8_worst : q4_best) =
         down ? std::max(q8_worst, m.rel_frobenius) : std::min(q4_best, m.rel_frobenius);
     fp32_bytes += std::uint64_t(m.rows * m.cols * 4);
-    packed_bytes += kernels::packedBytes(kernels::parseQuantType(m.type), kernels::QuantLayout::Tile,
-                                         m.rows, m.cols);
+    packed_bytes += kernels::packedBytes(kernels::parseQuantType(m.type),
+                                         kernels::QuantLayout::Tile, m.rows, m.cols);
   }
   EXPECT_LT(q8_worst, q4_best);
   EXPECT_EQ(r.bytes_fp32, fp32_bytes);
@@ -369,8 +373,8 @@ TEST_P(QuantizeModel, ReportsErrorsPerplexityAndARun) {
     EXPECT_GT(p.fp32, 1) << p.source;
     // A random model's logits are all noise, so 4-bit weights move its perplexity by a few
     // percent (at most 6% in 200 draws); a trained model moves less (see the CLI test).
-    EXPECT_LT(std::abs(std::log(p.quantized / p.fp32)), 0.15) << p.source << ": " << p.fp32
-                                                              << " vs " << p.quantized;
+    EXPECT_LT(std::abs(std::log(p.quantized / p.fp32)), 0.15)
+        << p.source << ": " << p.fp32 << " vs " << p.quantized;
     EXPECT_NE(p.quantized, p.fp32) << p.source;
   }
 
@@ -378,12 +382,13 @@ TEST_P(QuantizeModel, ReportsErrorsPerplexityAndARun) {
   // nearly the same number (the LUT softmax is the difference).
   auto loaded = quant::QuantizedModel::load(r.output);
   auto windows = quant::perplexityWindows(
-      loadTokenizer(r.output)->encode(syntheticCorpus(4242, 512 * 6 + 4096)), 64, 512, std::nullopt);
+      loadTokenizer(r.output)->encode(syntheticCorpus(4242, 512 * 6 + 4096)), 64, 512,
+      std::nullopt);
   auto check = runJob([&](JobContext& ctx) {
     auto deq = loaded->dequantized();
-    return std::any(std::make_pair(quant::perplexity(deq, windows, nullptr, ctx).perplexity,
-                                   quant::perplexity(loaded->transformer(), windows,
-                                                     &loaded->hooks(), ctx).perplexity));
+    return std::any(std::make_pair(
+        quant::perplexity(deq, windows, nullptr, ctx).perplexity,
+        quant::perplexity(loaded->transformer(), windows, &loaded->hooks(), ctx).perplexity));
   });
   ASSERT_EQ(check.state, JobState::Succeeded) << check.message;
   const auto [aten, kernels_ppl] = std::any_cast<std::pair<double, double>>(check.result);
@@ -430,7 +435,8 @@ TEST_P(QuantizeModel, ReportsErrorsPerplexityAndARun) {
   EXPECT_EQ(params.at("bytes_quantized"), std::to_string(r.bytes_quantized));
   double weights = 0;
   for (const auto& mat : r.matrices) weights += double(mat.rows * mat.cols);
-  EXPECT_NEAR(std::stod(params.at("bits_per_weight")), 8.0 * double(r.bytes_quantized) / weights, 1e-4);
+  EXPECT_NEAR(std::stod(params.at("bits_per_weight")), 8.0 * double(r.bytes_quantized) / weights,
+              1e-4);
   EXPECT_EQ(store.metrics(r.run_id, "quant/rel_frobenius").size(), r.matrices.size());
   ASSERT_EQ(store.metrics(r.run_id, "ppl/corpus/quantized").size(), 1u);
   EXPECT_DOUBLE_EQ(store.metrics(r.run_id, "ppl/text/fp32")[0].value, r.perplexity[1].fp32);
@@ -470,9 +476,7 @@ TEST(Quant, QuantizeErrorsAreClearAndFailuresAreStored) {
   EXPECT_TRUE(ws.store().runs().empty()) << "checked before any run";
 
   // A failure while quantizing is a failed run with the reason.
-  {
-    std::ofstream(dir / "short.txt") << "too short";
-  }
+  { std::ofstream(dir / "short.txt") << "too short"; }
   m = failure([&](QuantizeOptions& o) { o.eval_text = dir / "short.txt"; });
   EXPECT_TRUE(contains(m, "perplexity needs")) << m;
   auto runs = ws.store().runs();
@@ -485,13 +489,13 @@ TEST(Quant, QuantizeErrorsAreClearAndFailuresAreStored) {
   o.model = model_dir.string();
   o.eval_tokens = 4096;
   o.eval_sequence = 64;
-  auto cancelled = runJob([&](JobContext& ctx) { return std::any(quantizeModel(ws, o, ctx)); }, 0.01);
+  auto cancelled =
+      runJob([&](JobContext& ctx) { return std::any(quantizeModel(ws, o, ctx)); }, 0.01);
   EXPECT_EQ(cancelled.state, JobState::Cancelled) << cancelled.message;
   runs = ws.store().runs();
   ASSERT_EQ(runs.size(), 2u);
-  const auto killed = std::count_if(runs.begin(), runs.end(), [](const RunInfo& run) {
-    return run.status == RunStatus::Killed;
-  });
+  const auto killed = std::count_if(
+      runs.begin(), runs.end(), [](const RunInfo& run) { return run.status == RunStatus::Killed; });
   EXPECT_EQ(killed, 1);
 }
 
@@ -517,7 +521,8 @@ TEST(Quant, KernelBenchStoresItsReport) {
     EXPECT_GT(p.weight_gb_per_s, 0);
     EXPECT_NEAR(p.fraction_of_copy, p.weight_gb_per_s / r.copy_gb_per_s, 1e-12);
   }
-  EXPECT_EQ(kernels, (std::set<std::string>{"lut-tile", "unpack-tile", "lut-rows", "unpack-rows", "fp32"}));
+  EXPECT_EQ(kernels,
+            (std::set<std::string>{"lut-tile", "unpack-tile", "lut-rows", "unpack-rows", "fp32"}));
   ASSERT_EQ(r.softmax.size(), 2u);
   EXPECT_EQ(r.softmax[0].kernel, "lut");
   EXPECT_EQ(r.softmax[1].kernel, "float");

@@ -99,7 +99,7 @@ struct SoftmaxPoint {
 };
 
 struct KernelBenchReport {
-  std::string backend;
+  std::string backend;  // the kernels that ran: backendName ("reference", "cpu-avx2", "cuda")
   std::string machine;  // CPU model and logical cores (/proc/cpuinfo), or the GPU for cuda
   int threads = 1;      // OpenMP threads of the cpu back end (1: reference, or cuda)
   // A STREAM-like copy on this machine, same threads, counted as STREAM does (bytes read plus
