@@ -162,7 +162,7 @@ void FrontierPanel::showPareto() {
   for (const std::size_t i : plot_->pareto()) {
     const TtsPoint& p = points[i];
     parts << tr("%1 %2 N=%3 (%4 %, %5)")
-                 .arg(QString::fromStdString(p.model), methodDisplayName(p.method))
+                 .arg(modelDisplayName(p.model), methodDisplayName(p.method))
                  .arg(p.budget)
                  .arg(p.accuracy * 100, 0, 'f', 1)
                  .arg(costValue(p, plot_->cost()));

@@ -50,6 +50,14 @@ QString costAxisLabel(FrontierCost cost) {
   return {};
 }
 
+QString modelDisplayName(const std::string& model) {
+  const QString name = QString::fromStdString(model);
+  if (!name.contains('/')) return name;  // a built-in name
+  QString trimmed = name;
+  while (trimmed.size() > 1 && trimmed.endsWith('/')) trimmed.chop(1);
+  return trimmed.mid(trimmed.lastIndexOf('/') + 1);
+}
+
 QString methodDisplayName(const std::string& method) {
   if (method == "bon") return QObject::tr("Best-of-N");
   if (method == "beam") return QObject::tr("beam search");
@@ -80,7 +88,8 @@ FrontierPlot::FrontierPlot(QWidget* parent) : QCustomPlot(parent) {
   title_ = new QCPTextElement(this, QString());
   plotLayout()->addElement(0, 0, title_);
   yAxis->setLabel(tr("accuracy (% of problems solved)"));
-  axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+  // Top left is cheap and accurate: the corner no point of a frontier gets to.
+  axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
   setMouseTracking(true);
   applyTheme();
   redraw();
@@ -148,7 +157,7 @@ void FrontierPlot::redraw() {
         if (points_[i].model == models[m] && points_[i].method == methods[k]) mine.push_back(i);
       if (mine.empty()) continue;
       auto* graph = addGraph();
-      graph->setName(QStringLiteral("%1 · %2").arg(QString::fromStdString(models[m]),
+      graph->setName(QStringLiteral("%1 · %2").arg(modelDisplayName(models[m]),
                                                    methodDisplayName(methods[k])));
       const QColor color = seriesColor(int(m));
       QColor line = color;
@@ -203,7 +212,9 @@ void FrontierPlot::redraw() {
     paretoMarkers_->removeFromLegend();
   }
   xAxis->setRange(xLow, xHigh);
-  yAxis->setRange(0, std::min(105.0, std::max(10.0, top * 1.15)));
+  // A little room below 0 %, so that points which solved nothing are not drawn on the axis.
+  const double yHigh = std::min(105.0, std::max(10.0, top * 1.15));
+  yAxis->setRange(-0.04 * yHigh, yHigh);
   title_->setText(tr("Accuracy vs cost: %n point(s), ", nullptr, int(points_.size())) +
                   tr("%n on the Pareto front", nullptr, int(pareto_.size())));
   legend->setVisible(true);

@@ -18,7 +18,9 @@ namespace darkroom::views {
 
 double costOf(const TtsPoint& point, FrontierCost cost);
 QString costAxisLabel(FrontierCost cost);
-QString methodDisplayName(const std::string& method);  // "bon" → "Best-of-N", …
+QString methodDisplayName(const std::string& method);
+// A built-in name as it is; a model folder by its last path component.
+QString modelDisplayName(const std::string& model);  // "bon" → "Best-of-N", …
 // The tooltip of a point: model, weights, method, N, accuracy, costs, reward, run.
 QString pointDetails(const TtsPoint& point);
 

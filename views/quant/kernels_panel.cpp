@@ -205,11 +205,15 @@ void KernelsPanel::setReport(KernelBenchReport report) {
     summary_->setText(tr("Run the benchmark, or pick a stored run (darkroom-cli kbench records "
                          "the same)."));
   } else {
-    QString text = tr("back end %1 · copy bandwidth %2 GB/s · %3 GEMV and %4 softmax points")
-                       .arg(QString::fromStdString(report_.backend))
-                       .arg(report_.copy_gb_per_s, 0, 'f', 1)
-                       .arg(report_.gemv.size())
-                       .arg(report_.softmax.size());
+    const QString threads =
+        report_.threads == 1 ? tr("1 thread") : tr("%1 threads").arg(report_.threads);
+    QString text = tr("%1 on %2, %3 · copy bandwidth %4 GB/s")
+                       .arg(QString::fromStdString(report_.backend),
+                            report_.machine.empty() ? tr("this machine")
+                                                    : QString::fromStdString(report_.machine),
+                            threads)
+                       .arg(report_.copy_gb_per_s, 0, 'f', 1);
+    text += tr(" · %1 GEMV and %2 softmax points").arg(report_.gemv.size()).arg(report_.softmax.size());
     if (report_.run_id > 0) text += tr(" · run #%1").arg(report_.run_id);
     summary_->setText(text);
   }
@@ -284,6 +288,7 @@ void KernelsPanel::onJobEvent(const JobEvent& e) {
 
 QString KernelsPanel::softmaxErrorLine() const { return softmaxError_->text(); }
 QString KernelsPanel::message() const { return message_->text(); }
+QString KernelsPanel::summaryText() const { return summary_->text(); }
 
 void KernelsPanel::showMessage(const QString& text, bool error) {
   message_->setText(text);

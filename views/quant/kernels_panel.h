@@ -54,6 +54,7 @@ class KernelsPanel : public QWidget {
   QComboBox* runPicker() const { return runs_; }
   QComboBox* shapeBox() const { return shape_; }
   QString softmaxErrorLine() const;
+  QString summaryText() const;
   QString message() const;
   bool busy() const { return job_ != 0; }
 

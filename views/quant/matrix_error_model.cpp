@@ -2,6 +2,14 @@
 
 namespace darkroom::views {
 
+QString shortMatrixName(const std::string& name) {
+  QString shown = QString::fromStdString(name);
+  // Every tensor of a checkpoint shares these; without them the layer and projection fit.
+  if (shown.startsWith(QStringLiteral("model."))) shown.remove(0, 6);
+  if (shown.endsWith(QStringLiteral(".weight"))) shown.chop(7);
+  return shown;
+}
+
 void MatrixErrorModel::setMatrices(std::vector<MatrixQuantError> matrices) {
   beginResetModel();
   matrices_ = std::move(matrices);
@@ -28,7 +36,7 @@ QVariant MatrixErrorModel::data(const QModelIndex& index, int role) const {
   switch (role) {
     case Qt::DisplayRole:
       switch (column) {
-        case Name: return QString::fromStdString(m->name);
+        case Name: return shortMatrixName(m->name);
         case Type: return QString::fromStdString(m->type);
         case Shape: return QStringLiteral("%1 × %2").arg(m->rows).arg(m->cols);
         case RelFrobenius: return QString::number(m->rel_frobenius, 'f', 5);

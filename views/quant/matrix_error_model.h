@@ -11,6 +11,10 @@
 
 namespace darkroom::views {
 
+// The name as the table shows it: without the "model." and ".weight" every tensor has (the
+// tooltip and the sort key keep the full name).
+QString shortMatrixName(const std::string& name);
+
 class MatrixErrorModel : public QAbstractTableModel {
   Q_OBJECT
 

@@ -1,6 +1,7 @@
 #include "quant/tile_error_view.h"
 
 #include "imgui/imgui_widget.h"
+#include "quant/matrix_error_model.h"
 #include "sparsity/heatmap_widget.h"
 
 #include <QApplication>
@@ -84,7 +85,8 @@ void TileErrorView::setMatrix(const MatrixQuantError& m) {
     return;
   }
   const WorstTile worst = worstTile(tiles_);
-  caption_->setText(tr("Error per 32×32 tile — %1").arg(QString::fromStdString(m.name)));
+  caption_->setText(tr("Error per 32×32 tile — %1").arg(shortMatrixName(m.name)));
+  caption_->setToolTip(QString::fromStdString(m.name));
   detail_->setText(tr("%1 · %2 × %3 weights · %4 × %5 tiles · mean %6 · worst %7 at rows "
                       "%8–%9, columns %10–%11")
                        .arg(QString::fromStdString(m.type))
