@@ -37,8 +37,8 @@ perplexity always runs on the built-in corpus too (word problems for the math mo
 )";
 
 static const char* kKbenchHelp =
-    R"(usage: darkroom-cli kbench [--backend cpu|reference|cuda] [--shapes 4096x4096,11008x4096]
-                          [--batches 1,2,4,8,16] [--kv 1024,4096,16384] [--seconds S] [--json]
+    R"(usage: darkroom-cli kbench [--backend cpu|reference|cuda] [--shapes 4096x4096,...|none]
+                          [--batches 1,2,4,8,16] [--kv 1024,4096,16384|none] [--seconds S] [--json]
        darkroom-cli kbench show RUN [--json]
 
 Measures the NPU kernels on this machine and stores them as a "kbench" run:
@@ -50,6 +50,7 @@ Measures the NPU kernels on this machine and stores them as a "kbench" run:
   softmax  decode attention, 32 heads × 128 dims, batch 1, per KV length, with the LUT exp vs
          expf, and the max abs error of each softmax's probabilities against double precision.
 --seconds  measuring time per point after a warm-up call (default 0.3)
+--shapes none or --kv none leaves that part out.
 `kbench show RUN` prints a stored run again.
 )";
 
@@ -61,8 +62,10 @@ std::string fmt(double v, const char* f = "%.3f") {
   return b;
 }
 
+// "a,b,c"; "none" (or nothing) is the empty list.
 std::vector<std::string> splitList(const std::string& text) {
   std::vector<std::string> out;
+  if (text == "none") return out;
   std::size_t start = 0;
   while (start <= text.size()) {
     auto comma = text.find(',', start);
@@ -228,8 +231,7 @@ int quantizeCommand(const Context& ctx, Args& args) {
   QuantizeOptions o;
   o.layout = args.option("--layout", o.layout);
   o.codes = args.option("--codes", o.codes);
-  if (auto v = args.option("--q8"))
-    o.q8_modules = *v == "none" ? std::vector<std::string>{} : splitList(*v);
+  if (auto v = args.option("--q8")) o.q8_modules = splitList(*v);
   if (auto v = args.option("--out")) o.output = *v;
   if (auto v = args.option("--eval-text")) o.eval_text = *v;
   if (auto v = args.option("--eval-tokens")) o.eval_tokens = parseId(*v, "--eval-tokens");

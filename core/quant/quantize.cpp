@@ -7,7 +7,6 @@
 #include <cmath>
 #include <fstream>
 #include <set>
-#include <sstream>
 
 #include "darkroom/analysis.h"
 #include "darkroom/corpus.h"
@@ -38,12 +37,15 @@ std::string joined(const std::vector<std::string>& items, const char* sep = ",")
   return s;
 }
 
-std::string readText(const fs::path& file) {
+// The first `limit` bytes of the evaluation text: enough for the tokens asked for (no tokenizer
+// spends 32 bytes on one token), without reading a whole corpus dump.
+std::string readText(const fs::path& file, std::size_t limit) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw std::runtime_error(file.string() + ": cannot read the evaluation text");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::string text(limit, '\0');
+  in.read(text.data(), std::streamsize(limit));
+  text.resize(std::size_t(in.gcount()));
+  return text;
 }
 
 quant::QuantSpec specOf(const QuantizeOptions& o) {
@@ -219,9 +221,6 @@ QuantizeReport quantizeModel(Workspace& ws, const QuantizeOptions& o, JobContext
         });
     ctx.progress(at(0.4), "writing " + output.string());
     quantized.save(output);
-    // The source's own config.json, so that fields Darkroom does not model survive.
-    fs::copy_file(dir / "config.json", output / "config.json",
-                  fs::copy_options::overwrite_existing);
     copyTokenizer(dir, output);
     store.setParams(report.run_id,
                     {{"bytes_fp32", std::to_string(report.bytes_fp32)},
@@ -243,7 +242,8 @@ QuantizeReport quantizeModel(Workspace& ws, const QuantizeOptions& o, JobContext
     const auto corpus_bytes = std::size_t(o.eval_tokens) * 6 + 4096;
     sources.push_back({"built-in corpus", math ? wordProblemCorpus(kCorpusSeed, corpus_bytes)
                                                : syntheticCorpus(kCorpusSeed, corpus_bytes)});
-    if (!o.eval_text.empty()) sources.push_back({o.eval_text.string(), readText(o.eval_text)});
+    if (!o.eval_text.empty()) sources.push_back(
+          {o.eval_text.string(), readText(o.eval_text, std::size_t(o.eval_tokens) * 32 + 4096)});
     const double per_source = 0.58 / double(sources.size());
     for (std::size_t s = 0; s < sources.size(); ++s) {
       auto windows = quant::perplexityWindows(tokenizer->encode(sources[s].text), o.eval_sequence,
