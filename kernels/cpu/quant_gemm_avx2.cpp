@@ -238,20 +238,26 @@ void tileGemm(const QuantMatrixView& w, const float* xp, Index kp, Index batch, 
 #pragma omp parallel for schedule(dynamic)
   for (Index nt = 0; nt < nTiles; ++nt) {
     alignas(64) float values[kTileValues];
-    alignas(64) float acc[kBatchChunk][64] = {};
-    const std::uint8_t* tile = w.data + nt * kTiles * tileBytes;
-    if (batch == 1) {
-      tileColumnSingle<kMode>(tile, kTiles, xp, lut, acc[0]);
-    } else {
-      for (Index kt = 0; kt < kTiles; ++kt, tile += tileBytes) {
-        decodeTile<kMode>(tile, lut, values);
-        for (Index b = 0; b < batch; ++b) tileFma(values, xp + b * kp + kt * kTileSize, acc[b]);
-      }
-    }
+    const std::uint8_t* column = w.data + nt * kTiles * tileBytes;
     const Index outputs = std::min<Index>(kTileSize, w.rows - nt * kTileSize);
-    for (Index b = 0; b < batch; ++b)
-      for (Index c = 0; c < outputs; ++c)
-        y[b * w.rows + nt * kTileSize + c] = acc[b][2 * c] + acc[b][2 * c + 1];
+    // kBatchChunk rows per pass over the column; later passes find it in L2.
+    for (Index b0 = 0; b0 < batch; b0 += kBatchChunk) {
+      const Index rows = std::min(kBatchChunk, batch - b0);
+      const float* xb = xp + b0 * kp;
+      alignas(64) float acc[kBatchChunk][64] = {};
+      if (rows == 1) {
+        tileColumnSingle<kMode>(column, kTiles, xb, lut, acc[0]);
+      } else {
+        const std::uint8_t* tile = column;
+        for (Index kt = 0; kt < kTiles; ++kt, tile += tileBytes) {
+          decodeTile<kMode>(tile, lut, values);
+          for (Index b = 0; b < rows; ++b) tileFma(values, xb + b * kp + kt * kTileSize, acc[b]);
+        }
+      }
+      for (Index b = 0; b < rows; ++b)
+        for (Index c = 0; c < outputs; ++c)
+          y[(b0 + b) * w.rows + nt * kTileSize + c] = acc[b][2 * c] + acc[b][2 * c + 1];
+    }
   }
 }
 
@@ -513,17 +519,22 @@ void rowGroupsGemm(const QuantMatrixView& w, const float* xp, Index kp, Index ba
   }
 }
 
-// x copied into zero-padded rows of padded(cols) floats, kBatchChunk rows at a time, so that the
-// kernels read whole groups; `run(xp, kp, chunk, y)` does one chunk.
+// The kernels read x in whole groups of 32. When cols is a multiple of 32, x is used as it is;
+// otherwise it is copied into zero-padded rows, kPaddedRows at a time (a bounded copy; the
+// weights are then read once per kPaddedRows batch rows). `run(xp, kp, rows, y)` does one part.
+constexpr Index kPaddedRows = 256;
+
 template <typename Run>
-void inPaddedChunks(Index cols, Index rows, const float* x, Index batch, float* y, const Run& run) {
+void withPaddedInput(Index cols, Index rows, const float* x, Index batch, float* y,
+                     const Run& run) {
   const Index kp = padded(cols);
-  std::vector<float> xp(static_cast<std::size_t>(std::min(batch, kBatchChunk) * kp), 0.0f);
-  for (Index b0 = 0; b0 < batch; b0 += kBatchChunk) {
-    const Index chunk = std::min(kBatchChunk, batch - b0);
-    for (Index b = 0; b < chunk; ++b)
+  if (kp == cols) return run(x, kp, batch, y);
+  std::vector<float> xp(static_cast<std::size_t>(std::min(batch, kPaddedRows) * kp), 0.0f);
+  for (Index b0 = 0; b0 < batch; b0 += kPaddedRows) {
+    const Index part = std::min(kPaddedRows, batch - b0);
+    for (Index b = 0; b < part; ++b)
       std::memcpy(xp.data() + b * kp, x + (b0 + b) * cols, sizeof(float) * std::size_t(cols));
-    run(xp.data(), kp, chunk, y + b0 * rows);
+    run(xp.data(), kp, part, y + b0 * rows);
   }
 }
 
@@ -531,7 +542,7 @@ void inPaddedChunks(Index cols, Index rows, const float* x, Index batch, float* 
 
 void quantGemmAvx2(const QuantMatrixView& w, const float* x, Index batch, float* y,
                    Dequant mode) {
-  inPaddedChunks(w.cols, w.rows, x, batch, y, [&](const float* xp, Index kp, Index chunk, float* yc) {
+  withPaddedInput(w.cols, w.rows, x, batch, y, [&](const float* xp, Index kp, Index chunk, float* yc) {
     if (w.layout == QuantLayout::RowGroups) return rowGroupsGemm(w, xp, kp, chunk, yc, mode);
     const Decode decode = !fourBit(w.type)         ? Decode::Int8
                           : mode == Dequant::Unpack ? Decode::Unpack
