@@ -131,6 +131,11 @@ TEST_P(QuantizedForward, LinearHooksMatchTheDequantizedModel) {
   EXPECT_LT(relDiff(got, want), 1e-4) << GetParam().family << " " << GetParam().spec;
   // The quantized model is not the float32 one.
   EXPECT_GT(relDiff(want, fp32.forward(tokens)), 1e-4);
+  // The scalar reference kernels give the same model.
+  QuantizedModel ref(fp32, spec, kernels::Backend::Reference);
+  EXPECT_LT(relDiff(ref.transformer().forward(tokens, nullptr, nullptr, &ref.hooks()), want), 1e-4);
+  // Packed weights live in host memory: no CUDA back end for a whole model.
+  EXPECT_THROW(QuantizedModel(fp32, spec, kernels::Backend::Cuda), kernels::KernelUnavailable);
 }
 
 TEST_P(QuantizedForward, DecodingWithTheCacheMatchesTheFullForward) {
@@ -163,6 +168,11 @@ TEST_P(QuantizedForward, DecodingWithTheCacheMatchesTheFullForward) {
   q.setSoftmax(kernels::SoftmaxExp::Lut);
   const auto lut = decode();
   EXPECT_LT(relDiff(lut, want), 5e-3) << "prompt " << prompt << " of " << length;
+  // The reference kernels use the same table.
+  QuantizedModel ref(fp32, q.spec(), kernels::Backend::Reference);
+  model::KVCache cache;
+  auto prefill = ref.transformer().forward(tokens, &cache, nullptr, &ref.hooks());
+  EXPECT_LT(relDiff(prefill, lut), 1e-4);
 }
 
 INSTANTIATE_TEST_SUITE_P(Quant, QuantizedForward,
