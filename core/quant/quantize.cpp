@@ -153,7 +153,6 @@ void copyTokenizer(const fs::path& from, const fs::path& to) {
 }  // namespace
 
 QuantizeReport quantizeModel(Workspace& ws, const QuantizeOptions& o, JobContext& ctx) {
-  const auto start = std::chrono::steady_clock::now();
   // Everything that can be checked without the model first: a typo costs no training.
   const auto spec = specOf(o);
   if (o.eval_sequence < 2 || o.eval_tokens < o.eval_sequence)
@@ -201,6 +200,8 @@ QuantizeReport quantizeModel(Workspace& ws, const QuantizeOptions& o, JobContext
   report.run_id =
       store.createRun(experiment, "quantize " + o.model + " " + spec_name, "quantize", params);
   recordRunOutcome(store, report.run_id, [&] {
+    // Seconds of this run: loading, packing, writing and perplexity (not a demo model's training).
+    const auto start = std::chrono::steady_clock::now();
     const double span = 1.0 - base;
     auto at = [&](double fraction) { return base + span * fraction; };
     ctx.progress(at(0), "loading " + dir.string());

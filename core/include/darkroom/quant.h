@@ -53,7 +53,7 @@ struct QuantizeReport {
   std::vector<MatrixQuantError> matrices;
   std::vector<PerplexityPoint> perplexity;
   std::uint64_t bytes_fp32 = 0, bytes_quantized = 0;  // of the quantized matrices
-  double seconds = 0;
+  double seconds = 0;  // loading, packing, writing and perplexity (a demo model's training aside)
   std::int64_t run_id = 0;  // the "quantize" run holding the params and metrics
 };
 
