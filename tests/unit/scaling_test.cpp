@@ -7,10 +7,12 @@
 
 #include <cmath>
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <functional>
 #include <set>
 
+#include "darkroom/jobs.h"
 #include "darkroom/safetensors.h"
 #include "darkroom/scaling.h"
 #include "model/byte_tokenizer_json.h"
@@ -786,4 +788,111 @@ TEST(ParetoFront, KeepsThePointsNoOtherBeats) {
   EXPECT_EQ(paretoFront(points, FrontierCost::WallTime), (std::vector<std::size_t>{2, 5}));
   EXPECT_EQ(paretoFront(points, FrontierCost::CpuTime), (std::vector<std::size_t>{2, 5}));
   EXPECT_TRUE(paretoFront({}, FrontierCost::Tokens).empty());
+}
+
+// ---- the sweep ----
+
+namespace {
+
+// Runs the sweep as a job; cancels it once a progress message contains `cancel_at`.
+JobState sweep(Workspace& ws, const TtsOptions& o, TtsReport& report, const std::string& cancel_at = {}) {
+  JobQueue queue(1);
+  std::atomic<bool> cancelled{false};
+  std::string error;
+  queue.setListener([&](const JobEvent& e) {
+    if (e.state == JobState::Failed) error = e.message;
+    if (!cancel_at.empty() && e.state == JobState::Running &&
+        e.message.find(cancel_at) != std::string::npos && !cancelled.exchange(true))
+      queue.cancel(e.id);  // progress events come without the queue's lock held
+  });
+  auto id = queue.submit("tts", "sweep", [&](JobContext& ctx) -> std::any {
+    report = runTestTimeScaling(ws, o, ctx);
+    return {};
+  });
+  auto state = queue.wait(id);
+  EXPECT_TRUE(error.empty()) << error;
+  return state;
+}
+
+}  // namespace
+
+TEST(Sweep, StoresOnePointPerBudgetAndACancelledRunKeepsWhatItFinished) {
+  test::TempDir dir;
+  auto c = tinyConfig(ModelFamily::Llama);
+  writeFolder(dir / "m", c, randomWeights(c, test::rng()()));
+  auto ws = Workspace::create(dir / "ws");
+  TtsOptions o;
+  o.models = {(dir / "m").string()};
+  o.weights = "float32";
+  o.methods = {"bon", "beam", "bon"};
+  o.budgets = {2, 1, 2};
+  o.problems = 3;
+  o.max_new_tokens = 20;
+  o.beam_width = 2;
+  o.temperature = 1.0;
+
+  TtsReport report;
+  ASSERT_EQ(sweep(ws, o, report), JobState::Succeeded);
+  // Each method and budget once, budgets in increasing order.
+  ASSERT_EQ(report.points.size(), 4u);
+  const std::vector<std::pair<std::string, int>> want = {{"bon", 1}, {"bon", 2}, {"beam", 1}, {"beam", 2}};
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const auto& p = report.points[i];
+    EXPECT_EQ(p.method, want[i].first);
+    EXPECT_EQ(p.budget, want[i].second);
+    EXPECT_EQ(p.model, o.models[0]);
+    EXPECT_EQ(p.weights, "float32");
+    EXPECT_EQ(p.reward, "verifier");
+    EXPECT_EQ(p.problems, 3);
+    EXPECT_GT(p.tokens, 0);
+    EXPECT_LE(p.tokens, 20.0 * p.budget * 12);
+    EXPECT_GT(p.wall_seconds, 0);
+    EXPECT_GE(p.cpu_seconds, 0);
+  }
+  // Best-of-N at budget 1 samples one candidate of at most 20 tokens per problem.
+  EXPECT_LE(report.points[0].tokens, 20.0);
+
+  auto stored = loadFrontier(ws);
+  ASSERT_EQ(stored.size(), 4u);
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    EXPECT_EQ(stored[i].run_id, report.points[i].run_id);
+    EXPECT_EQ(stored[i].method, report.points[i].method);
+    EXPECT_EQ(stored[i].budget, report.points[i].budget);
+    EXPECT_EQ(stored[i].solved, report.points[i].solved);
+    EXPECT_EQ(stored[i].problems, 3);
+    EXPECT_DOUBLE_EQ(stored[i].tokens, report.points[i].tokens);
+    EXPECT_DOUBLE_EQ(stored[i].cpu_seconds, report.points[i].cpu_seconds);
+  }
+  for (const auto& run : ws.store().runs()) {
+    EXPECT_EQ(run.kind, "tts");
+    EXPECT_EQ(run.status, RunStatus::Finished);
+    EXPECT_EQ(ws.store().params(run.id).at("budgets"), "1,2");
+  }
+
+  // Cancelled during budget 2 of Best-of-N: that run is killed with its budget-1 point, and
+  // beam search never starts.
+  ASSERT_EQ(sweep(ws, o, report, "bon N=2: problem 1/"), JobState::Cancelled);
+  auto runs = ws.store().runs();
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs.back().status, RunStatus::Killed);
+  auto after = loadFrontier(ws);
+  ASSERT_EQ(after.size(), 5u);
+  EXPECT_EQ(after.back().run_id, runs.back().id);
+  EXPECT_EQ(after.back().budget, 1);
+
+  // Options the sweep refuses, before it touches the store.
+  for (auto bad : {&TtsOptions::methods, &TtsOptions::models}) {
+    auto b = o;
+    b.*bad = {"nonsense"};
+    EXPECT_THROW(validateTtsOptions(b), std::invalid_argument);
+  }
+  auto b = o;
+  b.budgets = {0};
+  EXPECT_THROW(validateTtsOptions(b), std::invalid_argument);
+  b = o;
+  b.weights = "tile-q3";
+  EXPECT_THROW(validateTtsOptions(b), std::invalid_argument);
+  b = o;
+  b.reward = (dir / "none").string();
+  EXPECT_THROW(validateTtsOptions(b), std::invalid_argument);
 }

@@ -33,7 +33,7 @@ struct TtsOptions {
   int problems = 64;                                   // held-out problems (seed below)
   std::uint64_t seed = 1;
   double temperature = 0.8, top_p = 0.95;
-  int max_new_tokens = 96;
+  int max_new_tokens = 160;  // a 3-step solution with its clauses is ~150 bytes
   int beam_width = 4;  // beam search: continuations of each kept beam per step
   // "verifier" (the exact checker: outcome = solved, process = share of correct steps so far),
   // or a reward-model folder: a causal LM with a scalar head (score.weight) or, without one, the
@@ -56,6 +56,11 @@ struct TtsPoint {
 struct TtsReport {
   std::vector<TtsPoint> points;
 };
+
+// Throws std::invalid_argument saying which option is wrong: unknown method or weights, budgets
+// outside 1…1024, a model that is neither a folder nor a built-in name, a reward that is
+// neither "verifier" nor a folder, sampling numbers out of range.
+void validateTtsOptions(const TtsOptions& options);
 
 // Runs the sweep (model × method × budget), one stored run per model × method with metrics
 // tts/accuracy, tts/tokens, tts/wall_s, tts/cpu_s at step = budget. Progress per problem;
