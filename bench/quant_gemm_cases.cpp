@@ -4,8 +4,11 @@
 // bandwidth, with the same OpenMP threads.
 //
 // Names are "quant_gemm/<kernel>/<rows>x<cols>/batch:<b>" with kernel one of
-//   lut-tile       Q4_0, tile layout, Dequant::Lut (the tile kernels' widest ISA: AVX-512 if any)
-//   lut-tile-avx2  the same with DARKROOM_CPU_ISA=avx2 (the AVX2 baseline of the tile kernels)
+//   lut-tile         Q4_0, tile layout, Dequant::Lut, the kernel the CPU back end picks (label:
+//                    quantGemmCpuIsa(): avx512-bf16 where the CPU has AVX512-BF16, else avx512
+//                    or avx2)
+//   lut-tile-avx512  the same with DARKROOM_CPU_ISA=avx512 (the float32 AVX-512 kernel)
+//   lut-tile-avx2    the same with DARKROOM_CPU_ISA=avx2 (the AVX2 baseline of the tile kernels)
 //   unpack-tile    Q4_0, tile layout, Dequant::Unpack
 //   lut-rows       Q4_0, GGUF row blocks, Dequant::Lut
 //   unpack-rows    Q4_0, GGUF row blocks, Dequant::Unpack
@@ -53,10 +56,10 @@ const Weights& weights(Index rows, Index cols) {
   return *slot;
 }
 
-// Keeps DARKROOM_CPU_ISA=avx2 set while one case runs.
+// Keeps DARKROOM_CPU_ISA set to `isa` (if not null) while one case runs.
 struct IsaOverride {
-  explicit IsaOverride(bool avx2) : active(avx2) {
-    if (active) ::setenv("DARKROOM_CPU_ISA", "avx2", 1);
+  explicit IsaOverride(const char* isa) : active(isa != nullptr) {
+    if (active) ::setenv("DARKROOM_CPU_ISA", isa, 1);
   }
   ~IsaOverride() {
     if (active) ::unsetenv("DARKROOM_CPU_ISA");
@@ -75,7 +78,9 @@ void quantGemmCase(benchmark::State& state, const std::string& kernel, Index row
   for (float& v : x) v = dist(rng);
   const bool tile = kernel.find("tile") != std::string::npos;
   const dk::Dequant mode = kernel.rfind("unpack", 0) == 0 ? dk::Dequant::Unpack : dk::Dequant::Lut;
-  const IsaOverride isa(kernel == "lut-tile-avx2");
+  const IsaOverride isa(kernel == "lut-tile-avx2"     ? "avx2"
+                        : kernel == "lut-tile-avx512" ? "avx512"
+                                                      : nullptr);
   const dk::QuantMatrix& q = tile ? w.tile : w.rows;
   double bytes = static_cast<double>(q.data.size());
   if (kernel == "fp32") {
@@ -118,8 +123,8 @@ void copyCase(benchmark::State& state) {
 const bool registered = [] {
   benchmark::RegisterBenchmark("quant_gemm/copy", copyCase)->UseRealTime()->Unit(benchmark::kMillisecond);
   const std::pair<Index, Index> shapes[] = {{4096, 4096}, {11008, 4096}};
-  const char* kernels[] = {"lut-tile", "lut-tile-avx2", "unpack-tile", "lut-rows", "unpack-rows",
-                           "fp32"};
+  const char* kernels[] = {"lut-tile", "lut-tile-avx512", "lut-tile-avx2", "unpack-tile",
+                           "lut-rows", "unpack-rows", "fp32"};
   for (auto [rows, cols] : shapes)
     for (const char* kernel : kernels)
       for (Index batch : {1, 2, 4, 8, 16}) {

@@ -21,6 +21,10 @@ void quantGemmAvx2(const QuantMatrixView& w, const float* x, std::int64_t batch,
                    Dequant mode);
 void denseGemmAvx2(const float* w, std::int64_t rows, std::int64_t cols, const float* x,
                    std::int64_t batch, float* y);
+// The AVX512-BF16 tile kernel (cpu/quant_gemm_bf16.cpp): Tile layout, Q4_0 or IQ4_NL, Dequant::Lut
+// only; quantGemmAvx2 calls it when quantGemmCpuIsa() says "avx512-bf16".
+bool cpuHasAvx512Bf16();
+void quantGemmBf16(const QuantMatrixView& w, const float* x, std::int64_t batch, float* y);
 
 #ifdef DARKROOM_HAVE_CUDA
 // Every pointer (w.data included) is device memory. Launched on the legacy default stream;

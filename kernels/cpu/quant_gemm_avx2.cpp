@@ -26,7 +26,8 @@
 // while no longer holds up the whole product.
 //
 // On a CPU with AVX-512 (checked at run time) the tile kernels run a 16-lane version of the same
-// code (tileGemm512); everything else, and the whole back end on AVX2-only CPUs, is AVX2.
+// code (tileGemm512); everything else, and the whole back end on AVX2-only CPUs, is AVX2. With
+// AVX512-BF16 as well, the 4-bit tile types in Lut mode go to cpu/quant_gemm_bf16.cpp.
 #include <immintrin.h>
 #include <omp.h>
 
@@ -542,12 +543,16 @@ void withPaddedInput(Index cols, Index rows, const float* x, Index batch, float*
 
 void quantGemmAvx2(const QuantMatrixView& w, const float* x, Index batch, float* y,
                    Dequant mode) {
+  const char* isa = quantGemmCpuIsa();
+  if (w.layout == QuantLayout::Tile && fourBit(w.type) && mode == Dequant::Lut &&
+      std::strcmp(isa, "avx512-bf16") == 0)
+    return quantGemmBf16(w, x, batch, y);  // cpu/quant_gemm_bf16.cpp pads x itself
   withPaddedInput(w.cols, w.rows, x, batch, y, [&](const float* xp, Index kp, Index chunk, float* yc) {
     if (w.layout == QuantLayout::RowGroups) return rowGroupsGemm(w, xp, kp, chunk, yc, mode);
     const Decode decode = !fourBit(w.type)         ? Decode::Int8
                           : mode == Dequant::Unpack ? Decode::Unpack
                                                     : Decode::Lut;
-    const bool wide = std::strcmp(quantGemmCpuIsa(), "avx512") == 0;
+    const bool wide = std::strcmp(isa, "avx2") != 0;  // avx512 or avx512-bf16
     switch (decode) {
       case Decode::Lut:
         return wide ? tileGemm512<Decode::Lut>(w, xp, kp, chunk, yc)
@@ -584,7 +589,9 @@ namespace darkroom::kernels {
 const char* quantGemmCpuIsa() {
   const char* isa = std::getenv("DARKROOM_CPU_ISA");
   const bool avx2Only = isa && std::strcmp(isa, "avx2") == 0;
-  return detail::cpuHasAvx512() && !avx2Only ? "avx512" : "avx2";
+  const bool noBf16 = avx2Only || (isa && std::strcmp(isa, "avx512") == 0);
+  if (!detail::cpuHasAvx512() || avx2Only) return "avx2";
+  return detail::cpuHasAvx512Bf16() && !noBf16 ? "avx512-bf16" : "avx512";
 }
 
 }  // namespace darkroom::kernels

@@ -29,6 +29,15 @@ std::uint32_t freshSeed() {
   return seed;
 }
 
+// float → bf16 → float, round to nearest even (finite values).
+float roundToBf16(float v) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  bits = (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&v, &bits, 4);
+  return v;
+}
+
 std::vector<float> randomVector(std::mt19937& rng, Index size, float scale) {
   std::uniform_real_distribution<float> dist(-scale, scale);
   std::vector<float> v(static_cast<std::size_t>(size));
@@ -69,6 +78,43 @@ void expectClose(const std::vector<float>& got, const std::vector<float>& want,
   for (std::size_t i = 0; i < got.size(); ++i)
     ASSERT_NEAR(got[i], want[i], 1e-5f + 2e-5f * magnitude[i]) << what << " at " << i;
 }
+
+// The AVX512-BF16 kernel rounds each weight q·d and each activation to bf16 (8 significant bits,
+// nearest even: relative error ≤ 2^-8 each, so ≤ 2^-7 + 2^-16 per product) and sums in float32:
+// it is within Σ_k |x_k · w_k| · (2^-7 + 2^-16) of the exact product, plus float32 rounding. (A
+// bound for the worst case, which a single product nearly reaches; sums of many products are
+// typically ~2^-8/√K relative to Σ |x·w|.)
+void expectCloseBf16(const std::vector<float>& got, const std::vector<float>& want,
+                     const std::vector<float>& magnitude, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (std::size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(got[i], want[i], 1e-5f + (0x1p-7f + 0x1p-16f + 2e-5f) * magnitude[i]) << what << " at " << i;
+}
+
+// Which products the Cpu back end sends to its bf16 kernel in this process.
+bool runsInBf16(Backend backend, QuantType type, QuantLayout layout, Dequant mode) {
+  return backend == Backend::Cpu && std::strcmp(quantGemmCpuIsa(), "avx512-bf16") == 0 &&
+         type != QuantType::Q8_0 && layout == QuantLayout::Tile && mode == Dequant::Lut;
+}
+
+// Sets DARKROOM_CPU_ISA while a test runs and puts back what was there.
+class IsaOverride {
+ public:
+  explicit IsaOverride(const char* isa) {
+    if (const char* old = std::getenv("DARKROOM_CPU_ISA")) had_ = true, old_ = old;
+    ::setenv("DARKROOM_CPU_ISA", isa, 1);
+  }
+  ~IsaOverride() {
+    if (had_) ::setenv("DARKROOM_CPU_ISA", old_.c_str(), 1);
+    else ::unsetenv("DARKROOM_CPU_ISA");
+  }
+  IsaOverride(const IsaOverride&) = delete;
+  IsaOverride& operator=(const IsaOverride&) = delete;
+
+ private:
+  bool had_ = false;
+  std::string old_;
+};
 
 // Σ_k |x[b, k] · w[n, k]| for each output.
 std::vector<float> magnitudes(const std::vector<float>& w, Index rows, Index cols,
@@ -184,8 +230,9 @@ void compareWithReference(Backend backend) {
                                      quantTypeName(type) + " " + quantLayoutName(layout) + " " +
                                      dequantName(mode) + " " + std::to_string(s.rows) + " x " +
                                      std::to_string(s.cols) + " batch " + std::to_string(batch);
-            expectClose(runQuant(backend, m, x, batch, mode),
-                        runQuant(Backend::Reference, m, x, batch, mode), mag, what);
+            (runsInBf16(backend, type, layout, mode) ? expectCloseBf16 : expectClose)(
+                runQuant(backend, m, x, batch, mode),
+                runQuant(Backend::Reference, m, x, batch, mode), mag, what);
           }
         }
       }
@@ -201,10 +248,62 @@ TEST(QuantGemm, CpuMatchesReference) {
 TEST(QuantGemm, CpuAvx2MatchesReference) {
   if (std::strcmp(quantGemmCpuIsa(), "avx2") == 0)
     GTEST_SKIP() << "this CPU has no AVX-512: CpuMatchesReference already ran the AVX2 kernels";
-  ::setenv("DARKROOM_CPU_ISA", "avx2", 1);
+  const IsaOverride isa("avx2");
   EXPECT_STREQ(quantGemmCpuIsa(), "avx2");
   compareWithReference(Backend::Cpu);
-  ::unsetenv("DARKROOM_CPU_ISA");
+}
+
+// On an AVX512-BF16 CPU the 4-bit tile types in Lut mode default to the bf16 kernel; the float32
+// AVX-512 kernels they would otherwise run are checked here, to float32 accuracy.
+TEST(QuantGemm, CpuAvx512Float32MatchesReference) {
+  if (std::strcmp(quantGemmCpuIsa(), "avx512-bf16") != 0)
+    GTEST_SKIP() << "this CPU has no AVX512-BF16: CpuMatchesReference already ran the float32 "
+                    "kernels";
+  const IsaOverride isa("avx512");
+  EXPECT_STREQ(quantGemmCpuIsa(), "avx512");
+  compareWithReference(Backend::Cpu);
+}
+
+// The bf16 kernel on shapes off the multiples of 32, every batch 1..16 and more: against the
+// reference within the bf16 bound (Σ |x·w| · (2^-7 + 2^-16)), and against the exact product of the
+// bf16-rounded operands to float32 accuracy (the kernel rounds exactly those, and nothing else).
+TEST(QuantGemm, CpuBf16MatchesReference) {
+  std::string why;
+  if (!backendAvailable(Backend::Cpu, &why)) GTEST_SKIP() << "cpu: " << why;
+  if (std::strcmp(quantGemmCpuIsa(), "avx512-bf16") != 0)
+    GTEST_SKIP() << "this CPU has no AVX512-BF16 (avx512_bf16 in /proc/cpuinfo), or "
+                    "DARKROOM_CPU_ISA chose another kernel: the bf16 kernel cannot run here";
+  std::mt19937 rng(freshSeed());
+  SCOPED_TRACE("seed " + std::to_string(freshSeed()));
+  const std::vector<Shape> bf16Shapes = {
+      {45, 70, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 37}},
+      {77, 333, {1, 2, 3, 7, 8, 9, 16, 37}},
+      {33, 4000, {1, 5, 8, 37}},
+      {1, 1, {1, 3}},
+      {64, 32, {2, 16}}};
+  for (const Shape& s : bf16Shapes) {
+    const std::vector<float> w = randomVector(rng, s.rows * s.cols, 0.1f);
+    for (QuantType type : {QuantType::Q4_0, QuantType::IQ4_NL}) {
+      const QuantMatrix m = quantizeMatrix(w.data(), s.rows, s.cols, type, QuantLayout::Tile);
+      std::vector<float> deq(w.size());
+      dequantizeMatrix(m.view(), deq.data());
+      std::vector<float> deq16(deq);
+      for (float& v : deq16) v = roundToBf16(v);
+      for (Index batch : s.batches) {
+        const std::vector<float> x = randomVector(rng, batch * s.cols, 1.0f);
+        std::vector<float> x16(x);
+        for (float& v : x16) v = roundToBf16(v);
+        const std::string what = std::string(quantTypeName(type)) + " tile bf16 " +
+                                 std::to_string(s.rows) + " x " + std::to_string(s.cols) +
+                                 " batch " + std::to_string(batch);
+        const std::vector<float> got = runQuant(Backend::Cpu, m, x, batch, Dequant::Lut);
+        expectCloseBf16(got, runQuant(Backend::Reference, m, x, batch, Dequant::Lut),
+                        magnitudes(deq, s.rows, s.cols, x, batch), what);
+        expectClose(got, runDense(Backend::Reference, deq16, s.rows, s.cols, x16, batch),
+                    magnitudes(deq16, s.rows, s.cols, x16, batch), what + " (bf16 operands)");
+      }
+    }
+  }
 }
 TEST(QuantGemm, CudaMatchesReference) { compareWithReference(Backend::Cuda); }
 
@@ -235,6 +334,8 @@ TEST(QuantGemm, LutAndUnpackAgreeOnQ4_0) {
   const Index rows = 70, cols = 45, batch = 3;
   const std::vector<float> w = randomVector(rng, rows * cols, 0.1f);
   const std::vector<float> x = randomVector(rng, batch * cols, 1.0f);
+  // The float32 kernels; the bf16 one rounds the table's values, which Unpack does not.
+  const IsaOverride isa(std::strcmp(quantGemmCpuIsa(), "avx2") == 0 ? "avx2" : "avx512");
   for (QuantLayout layout : kLayouts) {
     const QuantMatrix m = quantizeMatrix(w.data(), rows, cols, QuantType::Q4_0, layout);
     const Backend b = bestHostBackend();

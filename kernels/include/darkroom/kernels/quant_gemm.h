@@ -29,10 +29,13 @@ const char* dequantName(Dequant mode);  // "lut", "unpack"
 void quantGemm(Backend backend, const QuantMatrixView& w, const float* x, std::int64_t batch,
                float* y, Dequant mode = Dequant::Lut);
 
-// The instruction set the Cpu back end's tile kernels use in this process: "avx512" on a CPU with
-// AVX-512F/BW, else "avx2" (the baseline, and what every other Cpu kernel uses). The environment
-// variable DARKROOM_CPU_ISA=avx2, read at every call, keeps them to AVX2, so that tests and
-// benchmarks can run both on one machine.
+// The instruction set the Cpu back end's tile kernels use in this process: "avx512-bf16" on a CPU
+// with AVX-512F/BW and AVX512-BF16 (the 4-bit types in Lut mode then multiply bf16 weights and
+// activations with float32 sums: within Σ|x·w|·2^-7 of the exact product; Q8_0 and Unpack stay on
+// the float32 AVX-512 kernels), "avx512" with AVX-512F/BW only, else "avx2" (the baseline, and
+// what every other Cpu kernel uses). The environment variable DARKROOM_CPU_ISA, read at every
+// call, narrows the choice so that tests and benchmarks can run every version on one machine:
+// "avx512" keeps them to the float32 AVX-512 kernels, "avx2" to AVX2 (other values are ignored).
 const char* quantGemmCpuIsa();
 
 // y[b, n] = Σ_k x[b, k] · w[n, k], w row-major float32 [rows, cols].
