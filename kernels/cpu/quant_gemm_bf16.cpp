@@ -11,14 +11,15 @@
 // and r = 1 halves of each output. The decoded group (one register) meets every batch row of a
 // pass, so a batch row costs one vdpbf16ps per 32 weights.
 //
-// Decoding: the 16-entry code table times the group's scale, rounded to bf16, is a register of
-// 32 words holding the 16 entries twice; vpermw looks up 32 codes at once and reads only the low
-// 5 bits of each index, so the zero-extended code bytes index it directly (bit 4, the high
-// nibble's lowest bit, picks the copy) and the high nibbles need one shift. The 128 code bytes of
-// a super-block are 4 chunks of 32: chunk h's low nibbles are group h (input pair h / 2, outputs
-// 16·(h % 2)..), its high nibbles group h + 4 (pair 2 + h / 2, same outputs). Per 64 weights:
-// one zero-extension, one shift, two multiplies and two conversions building the two tables, two
-// vpermw, and one vdpbf16ps per batch row and group.
+// Decoding: the 128 code bytes of a super-block are 4 chunks of 32: chunk h's low nibbles are
+// group h (input pair h / 2, outputs 16·(h % 2)..), its high nibbles group h + 4 (pair 2 + h / 2,
+// same outputs). Both groups' 16-entry tables, times their scales and rounded to bf16, fit in the
+// 32 words of one register (one vcvtne2ps2bf16), the high nibbles' group first. vpermw looks up
+// 32 codes at once and reads only the low 5 bits of each index: the zero-extended bytes shifted
+// right by 4 index the first table, the bytes with bit 4 set (one OR) the second. Per 64 weights:
+// one zero-extension, one shift, one OR, two multiplies and one conversion for the tables, two
+// vpermw, and one vdpbf16ps per batch row and group. (Two duplicated tables, one per group, need
+// no OR but a second conversion, which competes with vdpbf16ps for the same pipes: ~10% slower.)
 //
 // Numerics: each weight is bf16(q · d) and each activation bf16(x), both rounded to nearest even
 // (8 significant bits: relative error ≤ 2^-8 each), multiplied exactly and summed in float32: the
@@ -78,10 +79,11 @@ DARKROOM_BF16 inline __m512bh pairBroadcast(const std::uint16_t* x) {
   return reinterpret_cast<const __m512bh&>(v);
 }
 
-// The code table times d, in bf16, in both halves of a register (vpermw's 32 words).
-DARKROOM_BF16 inline __m512i scaledTable(__m512 values, const float* d) {
-  const __m512 t = _mm512_mul_ps(values, _mm512_set1_ps(*d));
-  const __m512bh h = _mm512_cvtne2ps_pbh(t, t);
+// vpermw's 32 words for a chunk of code bytes: the code table times d[4] (the high nibbles'
+// group) in words 0..15, times d[0] (the low nibbles' group) in words 16..31, in bf16.
+DARKROOM_BF16 inline __m512i scaledTables(__m512 values, const float* d) {
+  const __m512bh h = _mm512_cvtne2ps_pbh(_mm512_mul_ps(values, _mm512_set1_ps(d[0])),
+                                         _mm512_mul_ps(values, _mm512_set1_ps(d[4])));
   return reinterpret_cast<const __m512i&>(h);
 }
 
@@ -96,25 +98,30 @@ DARKROOM_BF16 void tileColumn(const std::uint8_t* tile, Index kTiles, const std:
   for (auto& row : acc)
     for (auto& set : row)
       for (auto& a : set) a = _mm512_setzero_ps();
+  // Fully unrolled below the tile loop: the accumulators are indexed by the chunk, and only
+  // compile-time indices keep them in registers.
   for (Index kt = 0; kt < kTiles; ++kt) {
+#pragma GCC unroll 4
     for (int s = 0; s < 4; ++s, tile += kSuperBlock4) {
       const std::uint16_t* xs = x + kt * kTileSize + 8 * s;  // input pair p of the super-block: xs + 2p
       alignas(32) float scales[8];
       _mm256_store_ps(scales,
                       _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + 128))));
+#pragma GCC unroll 4
       for (int h = 0; h < 4; ++h) {
         const __m512i raw = _mm512_maskz_cvtepu8_epi16(
             ~__mmask32(0), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 32 * h)));
         const __m512i hiCodes = _mm512_maskz_srli_epi16(~__mmask32(0), raw, 4);
-        const __m512i lo = _mm512_maskz_permutexvar_epi16(~__mmask32(0), raw,
-                                                          scaledTable(values, scales + h));
-        const __m512i hi = _mm512_maskz_permutexvar_epi16(~__mmask32(0), hiCodes,
-                                                          scaledTable(values, scales + h + 4));
+        const __m512i loCodes = _mm512_or_si512(raw, _mm512_set1_epi16(16));
+        const __m512i table = scaledTables(values, scales + h);
+        const __m512i lo = _mm512_maskz_permutexvar_epi16(~__mmask32(0), loCodes, table);
+        const __m512i hi = _mm512_maskz_permutexvar_epi16(~__mmask32(0), hiCodes, table);
         const __m512bh wlo = reinterpret_cast<const __m512bh&>(lo);
         const __m512bh whi = reinterpret_cast<const __m512bh&>(hi);
         const int c = h % 2;
         const int setLo = kSets == 4 ? h / 2 : 0;
         const int setHi = kSets == 4 ? 2 + h / 2 : kSets - 1;
+#pragma GCC unroll 8
         for (int b = 0; b < kB; ++b) {
           const std::uint16_t* xb = xs + b * kp;
           acc[b][setLo][c] = _mm512_dpbf16_ps(acc[b][setLo][c], wlo, pairBroadcast(xb + 2 * (h / 2)));
