@@ -23,6 +23,9 @@
 #include "neuralink/coact_panel.h"
 #include "neuralink/placement_comparison_panel.h"
 #include "planned/planned_panel.h"
+#include "quant/frontier_panel.h"
+#include "quant/kernels_panel.h"
+#include "quant/quantization_panel.h"
 #include "darkroom/analysis.h"
 #include "runs/runs_panel.h"
 #include "sparsity/sparsity_panel.h"
@@ -109,11 +112,29 @@ void MainWindow::buildDocks() {
   tabifyDockWidget(log_dock, comparison_dock);
   connect(coact_, &CoactPanel::traceRecorded, comparison_,
           &PlacementComparisonPanel::setTracePath);
+  // NPU test-time scaling: quantize, measure the kernels, then the accuracy-vs-cost frontier.
+  auto addScrolledDock = [&](QWidget* panel, QSize minimum, const QString& title, const QString& name) {
+    panel->setMinimumSize(minimum);  // below that, scroll rather than squeeze the plots
+    auto* scroll = new QScrollArea;
+    scroll->setWidget(panel);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    auto* dock = addDock(scroll, title, name, Qt::BottomDockWidgetArea);
+    tabifyDockWidget(log_dock, dock);
+    return dock;
+  };
+  quantization_ = new QuantizationPanel(jobs_);
+  addScrolledDock(quantization_, {1000, 520}, tr("Quantization"), "dock.quantization");
+  kernels_ = new KernelsPanel(jobs_);
+  addScrolledDock(kernels_, {1100, 480}, tr("Kernels"), "dock.kernels");
+  frontier_ = new FrontierPanel(jobs_);
+  addScrolledDock(frontier_, {1000, 480}, tr("Frontier"), "dock.frontier");
   // Selecting one analysis run shows it; the newest request wins (job supersession).
   connect(runs_, &RunsPanel::selectionChanged, this, [this](const std::vector<std::int64_t>& ids) {
     if (ids.size() != 1 || !workspace_) return;
     auto run = workspace_->store().run(ids.front());
     if (run && run->kind == "analysis" && run->status == RunStatus::Finished) showAnalysis(run->id);
+    if (run && run->kind == "kbench" && run->status == RunStatus::Finished) kernels_->showRun(run->id);
   });
   connect(jobs_, &JobBridge::jobEvent, this, [this, sparsity_dock](const JobEvent& e) {
     if (e.state != JobState::Succeeded || !e.result.has_value()) return;
@@ -175,6 +196,22 @@ void MainWindow::buildMenus() {
       if (auto* dock = findChild<QDockWidget*>("dock.coact")) dock->raise();
     });
   run->addSeparator();
+  auto raise = [this](const char* dock) {
+    if (auto* d = findChild<QDockWidget*>(dock)) d->raise();
+  };
+  run->addAction(tr("&Quantize (Quantization Panel Settings)"), this, [this, raise] {
+    quantization_->quantize();
+    raise("dock.quantization");
+  });
+  run->addAction(tr("Measure &Kernels (Kernels Panel Settings)"), this, [this, raise] {
+    kernels_->run();
+    raise("dock.kernels");
+  });
+  run->addAction(tr("Test-Time Scaling &Sweep (Frontier Panel Settings)"), this, [this, raise] {
+    frontier_->runSweep();
+    raise("dock.frontier");
+  });
+  run->addSeparator();
   run->addAction(tr("Create &Demo Models and Runs"), this, [this] { createDemoRuns(false); });
   run->addAction(tr("Retrain Demo Models"), this, [this] { createDemoRuns(true); });
   run->addAction(tr("&Refresh"), QKeySequence::Refresh, runs_, &RunsPanel::refresh);
@@ -212,11 +249,17 @@ bool MainWindow::openWorkspace(const QString& path, bool create, QString* error)
     finetune_->setWorkspace(nullptr);
     coact_->setWorkspace(nullptr);
     comparison_->setWorkspace(nullptr);
+    quantization_->setWorkspace(nullptr);
+    kernels_->setWorkspace(nullptr);
+    frontier_->setWorkspace(nullptr);
     workspace_ = std::move(ws);
     runs_->setStore(&workspace_->store());
     finetune_->setWorkspace(workspace_.get());
     coact_->setWorkspace(workspace_.get());
     comparison_->setWorkspace(workspace_.get());
+    quantization_->setWorkspace(workspace_.get());
+    kernels_->setWorkspace(workspace_.get());
+    frontier_->setWorkspace(workspace_.get());
     workspace_label_->setText(tr("Workspace: %1").arg(QString::fromStdString(workspace_->root().string())));
     setWindowTitle(tr("Darkroom — %1").arg(QString::fromStdString(workspace_->root().filename().string())));
     QSettings().setValue("workspace/last", QString::fromStdString(workspace_->root().string()));
@@ -314,6 +357,9 @@ void MainWindow::setTheme(Theme theme) {
   finetune_->applyTheme();
   coact_->applyTheme();
   comparison_->applyTheme();
+  quantization_->applyTheme();
+  kernels_->applyTheme();
+  frontier_->applyTheme();
   if (engine_) engine_->setDarkStyle(theme == Theme::Dark);
   for (auto* action : findChildren<QAction*>())
     if (action->isCheckable() && action->data().toString().size())

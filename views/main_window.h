@@ -18,9 +18,12 @@ namespace darkroom::views {
 class CoactPanel;
 class EnginePanel;
 class FinetunePanel;
+class FrontierPanel;
 class JobBridge;
+class KernelsPanel;
 class LogPanel;
 class PlacementComparisonPanel;
+class QuantizationPanel;
 class RunsPanel;
 class SparsityPanel;
 
@@ -55,6 +58,9 @@ class MainWindow : public QMainWindow {
   FinetunePanel* finetunePanel() const { return finetune_; }
   CoactPanel* coactPanel() const { return coact_; }
   PlacementComparisonPanel* placementComparisonPanel() const { return comparison_; }
+  QuantizationPanel* quantizationPanel() const { return quantization_; }
+  KernelsPanel* kernelsPanel() const { return kernels_; }
+  FrontierPanel* frontierPanel() const { return frontier_; }
   JobBridge* jobs() const { return jobs_; }
 
  protected:
@@ -77,6 +83,9 @@ class MainWindow : public QMainWindow {
   FinetunePanel* finetune_;
   CoactPanel* coact_;
   PlacementComparisonPanel* comparison_;
+  QuantizationPanel* quantization_;
+  KernelsPanel* kernels_;
+  FrontierPanel* frontier_;
   QLabel* workspace_label_;
   QLabel* jobs_label_;
   QByteArray default_state_;

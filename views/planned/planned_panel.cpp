@@ -33,12 +33,6 @@ PlannedPanel::PlannedPanel(const PlannedPanelSpec& spec, QWidget* parent)
 
 std::vector<PlannedPanelSpec> plannedPanels() {
   return {
-      {QObject::tr("Quantize"),
-       QObject::tr("Tile-aligned 4-bit quantization for mobile NPUs and test-time scaling."),
-       {QObject::tr("per-matrix and per-tile quantization error"),
-        QObject::tr("LUT kernel throughput against batch size"),
-        QObject::tr("the accuracy-vs-cost frontier of Best-of-N and beam search")},
-       "darkroom-cli quantize / kbench / tts"},
       {QObject::tr("Devices"),
        QObject::tr("Connected Android phones (and the simulated phone) over ADB."),
        {QObject::tr("devices as they are plugged and unplugged"),

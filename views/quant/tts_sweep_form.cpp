@@ -14,7 +14,7 @@
 namespace darkroom::views {
 
 namespace {
-constexpr std::int64_t kMaxBudget = 256;
+constexpr std::int64_t kMaxBudget = 1024;  // as validateTtsOptions accepts
 }
 
 TtsSweepForm::TtsSweepForm(QWidget* parent) : QWidget(parent) {
@@ -107,6 +107,12 @@ QString TtsSweepForm::problem() const {
   const QString reward = reward_->text().trimmed();
   if (!reward.isEmpty() && reward != QStringLiteral("verifier") && !QFileInfo(reward).isDir())
     return tr("The reward \"%1\" is neither \"verifier\" nor a reward-model folder.").arg(reward);
+  // The rest as the engine checks it (the CLI gives the same errors).
+  try {
+    validateTtsOptions(options());
+  } catch (const std::exception& e) {
+    return QString::fromUtf8(e.what());
+  }
   return {};
 }
 
