@@ -38,7 +38,7 @@ DemoTrainOptions demoTrainDefaults(const std::string& name) {
     // the arithmetic facts faster than long contexts would.
     o.sequence = 256;
     o.batch = 8;
-    o.steps = 1200;
+    o.steps = 2000;
     o.lr = 3e-3;
   }
   return o;

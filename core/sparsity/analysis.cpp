@@ -95,7 +95,7 @@ fs::path resolveModel(Workspace& ws, const std::string& model, JobContext& ctx) 
   }
   if (!fs::is_directory(model))
     throw ModelError(model + ": not a model folder (config.json + model.safetensors) and not a "
-                     "demo model (" + demoModelNames()[0] + ", " + demoModelNames()[1] + ")");
+                     "built-in model (demo-opt, demo-llama, demo-math-s, demo-math-m)");
   return model;
 }
 
