@@ -64,6 +64,18 @@ const BatchDecoder::Row& BatchDecoder::at(int row) const {
   return rows_[static_cast<std::size_t>(row)];
 }
 
+std::int64_t BatchDecoder::cachedRows() const {
+  std::vector<const Group*> seen;
+  std::int64_t total = 0;
+  for (const auto& row : rows_) {
+    const Group* g = row.group.get();
+    if (std::find(seen.begin(), seen.end(), g) != seen.end()) continue;
+    seen.push_back(g);
+    if (!g->cache.keys.empty() && g->cache.keys[0].defined()) total += g->cache.keys[0].size(0);
+  }
+  return total;
+}
+
 void BatchDecoder::start(const std::string& prompt, const std::vector<std::string>& partials,
                          const std::vector<std::uint64_t>& seeds) {
   if (seeds.empty()) throw std::invalid_argument("decoding needs at least one row (one seed)");
@@ -194,6 +206,49 @@ void BatchDecoder::extend(const std::vector<int>& which, const SamplingOptions& 
   }
 }
 
+std::shared_ptr<BatchDecoder::Group> BatchDecoder::gather(
+    const std::vector<std::pair<const Group*, std::int64_t>>& picks, std::int64_t length) {
+  auto group = std::make_shared<Group>();
+  group->length = length;
+  if (length == 0) return group;  // nothing cached yet: the next forward starts the cache
+  const auto layers = picks.front().first->cache.keys.size();
+  group->cache.keys.resize(layers);
+  group->cache.values.resize(layers);
+  for (std::size_t l = 0; l < layers; ++l) {
+    std::vector<at::Tensor> keys, values;
+    for (std::size_t i = 0; i < picks.size();) {
+      // A run of consecutive picks from one source group: one index_select.
+      const Group* source = picks[i].first;
+      std::vector<std::int64_t> slots;
+      for (; i < picks.size() && picks[i].first == source; ++i) slots.push_back(picks[i].second);
+      auto index = at::tensor(slots, at::kLong).to(source->cache.keys[l].device());
+      keys.push_back(source->cache.keys[l].index_select(0, index));
+      values.push_back(source->cache.values[l].index_select(0, index));
+    }
+    group->cache.keys[l] = keys.size() == 1 ? keys[0] : at::cat(keys, 0);
+    group->cache.values[l] = values.size() == 1 ? values[0] : at::cat(values, 0);
+  }
+  return group;
+}
+
+void BatchDecoder::compact(const std::shared_ptr<Group>& group) {
+  if (group->length == 0 || group->cache.keys.empty()) return;
+  std::vector<std::int64_t> used;
+  for (const auto& row : rows_)
+    if (row.group == group) used.push_back(row.slot);
+  std::sort(used.begin(), used.end());
+  used.erase(std::unique(used.begin(), used.end()), used.end());
+  if (used.empty() || std::int64_t(used.size()) == group->cache.keys[0].size(0)) return;
+  std::vector<std::pair<const Group*, std::int64_t>> picks;
+  for (auto slot : used) picks.emplace_back(group.get(), slot);
+  auto smaller = gather(picks, group->length);
+  for (auto& row : rows_) {
+    if (row.group != group) continue;
+    row.slot = std::lower_bound(used.begin(), used.end(), row.slot) - used.begin();
+    row.group = smaller;
+  }
+}
+
 void BatchDecoder::step(const std::vector<int>& batch, const SamplingOptions& options,
                         const std::vector<std::size_t>& call_start) {
   const auto B = std::int64_t(batch.size());
@@ -216,33 +271,23 @@ void BatchDecoder::step(const std::vector<int>& batch, const SamplingOptions& op
   }
   std::shared_ptr<Group> group = first;
   if (!direct) {
-    group = std::make_shared<Group>();
-    group->length = first->length;
-    if (first->length > 0) {
-      const auto layers = first->cache.keys.size();
-      group->cache.keys.resize(layers);
-      group->cache.values.resize(layers);
-      for (std::size_t l = 0; l < layers; ++l) {
-        std::vector<at::Tensor> keys, values;
-        for (std::int64_t i = 0; i < B;) {
-          // A run of consecutive batch rows from one source group: one index_select.
-          const auto& source = rows_[std::size_t(batch[std::size_t(i)])].group;
-          std::vector<std::int64_t> slots;
-          for (; i < B && rows_[std::size_t(batch[std::size_t(i)])].group == source; ++i)
-            slots.push_back(rows_[std::size_t(batch[std::size_t(i)])].slot);
-          auto index = at::tensor(slots, at::kLong).to(source->cache.keys[l].device());
-          keys.push_back(source->cache.keys[l].index_select(0, index));
-          values.push_back(source->cache.values[l].index_select(0, index));
-        }
-        group->cache.keys[l] = keys.size() == 1 ? keys[0] : at::cat(keys, 0);
-        group->cache.values[l] = values.size() == 1 ? values[0] : at::cat(values, 0);
-      }
+    std::vector<std::pair<const Group*, std::int64_t>> picks;
+    std::vector<std::shared_ptr<Group>> sources;
+    for (int r : batch) {
+      const auto& row = rows_[std::size_t(r)];
+      picks.emplace_back(row.group.get(), row.slot);
+      if (std::find(sources.begin(), sources.end(), row.group) == sources.end())
+        sources.push_back(row.group);
     }
+    group = gather(picks, first->length);
     for (std::int64_t i = 0; i < B; ++i) {
       auto& row = rows_[std::size_t(batch[std::size_t(i)])];
       row.group = group;
       row.slot = i;
     }
+    // What stays behind (rows that ended, rows not being extended) keeps only its own slots, so
+    // the cache never holds more than the rows there are.
+    for (const auto& source : sources) compact(source);
   }
 
   std::vector<std::int64_t> pending;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "darkroom/tokenizer.h"
@@ -81,8 +82,9 @@ struct DecodeModel {
 // KVCache [rows, kv_heads, length, head_dim]; a row's last token waits outside the cache until
 // the next forward. A forward takes the rows of the shortest length (all of them when they are
 // level, as in Best-of-N), gathering them from their groups with index_select; rows that end
-// stay behind in the old group, so the batch shrinks. Forking only copies a reference to the
-// parent's cache row: the copy happens in the next gather.
+// stay behind, so the batch shrinks, and what stays behind is cut down to its own rows, so the
+// caches never hold more rows than there are. Forking only copies a reference to the parent's
+// cache row: the copy happens in the next gather.
 class BatchDecoder final : public Decoder {
  public:
   explicit BatchDecoder(const DecodeModel& model);
@@ -95,6 +97,8 @@ class BatchDecoder final : public Decoder {
   const std::string& text(int row) const override { return at(row).text; }
   RowEnd end(int row) const override { return at(row).end; }
   const DecodeStats& stats() const override { return stats_; }
+  // Rows of KV cache held over all groups (forks share their parent's until they decode).
+  std::int64_t cachedRows() const;
   // The row's token ids after the prompt (partial text and sampled tokens, EOS left out).
   const std::vector<std::int32_t>& ids(int row) const { return at(row).ids; }
 
@@ -113,6 +117,11 @@ class BatchDecoder final : public Decoder {
     RowEnd end = RowEnd::Open;
   };
   const Row& at(int row) const;
+  // A new group of this length holding the cache rows `picks` (source group, slot), in order.
+  static std::shared_ptr<Group> gather(
+      const std::vector<std::pair<const Group*, std::int64_t>>& picks, std::int64_t length);
+  // Shrinks a group to the slots rows still point at (none: it is freed with its last row).
+  void compact(const std::shared_ptr<Group>& group);
   // One forward of the pending tokens of `batch` (rows of one length), then one sampled token
   // each.
   void step(const std::vector<int>& batch, const SamplingOptions& options,

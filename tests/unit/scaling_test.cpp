@@ -353,6 +353,8 @@ TEST(BatchDecoder, FinishedRowsLeaveTheBatchAndEveryTokenIsCounted) {
   std::int64_t sum = 0;
   for (auto s : sampled) sum += s;
   EXPECT_EQ(total, sum);
+  // What ended stayed behind cut down to its own rows: one cache row per candidate.
+  EXPECT_EQ(d.cachedRows(), n);
   // The model saw the same batches: the prompt at batch 1, then each decoding forward.
   std::vector<std::int64_t> want = {1};
   want.insert(want.end(), rows.begin(), rows.end());
@@ -455,6 +457,12 @@ TEST(BatchDecoder, ForkedRowsContinueLikeFreshRowsFromTheirText) {
     EXPECT_EQ(d.end(r), fresh.end(0)) << "row " << r;
   }
   for (int rows : d.stats().rows_per_forward) EXPECT_LE(rows, 3);
+  EXPECT_EQ(d.cachedRows(), 3);
+  // Dropping rows frees their cache once the rest decodes on.
+  d.select({2}, {5});
+  o.max_new_tokens += 5;
+  d.extend({0}, o);
+  EXPECT_EQ(d.cachedRows(), 1);
 }
 
 TEST(BatchDecoder, BadCallsSayWhatIsWrong) {
