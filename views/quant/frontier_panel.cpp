@@ -2,19 +2,15 @@
 
 #include "darkroom/workspace.h"
 #include "jobs/job_bridge.h"
-#include "plot/curve_style.h"
+#include "jobs/job_launcher.h"
 #include "quant/frontier_plot.h"
 #include "quant/tts_sweep_form.h"
 
 #include <QComboBox>
-#include <QGroupBox>
 #include <QHBoxLayout>
 #include <QLabel>
-#include <QProgressBar>
 #include <QPushButton>
 #include <QVBoxLayout>
-
-#include <cmath>
 
 namespace darkroom::views {
 
@@ -34,30 +30,12 @@ QString costValue(const TtsPoint& p, FrontierCost cost) {
 
 FrontierPanel::FrontierPanel(JobBridge* jobs, QWidget* parent) : QWidget(parent), jobs_(jobs) {
   form_ = new TtsSweepForm;
-  run_ = new QPushButton(tr("Run Sweep"));
-  stop_ = new QPushButton(tr("Stop"));
-  progress_ = new QProgressBar;
-  progress_->setRange(0, 1000);
-  progress_->setTextVisible(false);
-  progressText_ = new QLabel;
-  progressText_->setForegroundRole(QPalette::PlaceholderText);
-  progressText_->setWordWrap(true);
-  message_ = new QLabel;
-  message_->setWordWrap(true);
-  auto* buttons = new QHBoxLayout;
-  buttons->addWidget(run_);
-  buttons->addWidget(stop_);
-  auto* sweep = new QGroupBox(tr("Run a sweep"));
-  auto* sweepLayout = new QVBoxLayout(sweep);
-  sweepLayout->addWidget(form_);
-  sweepLayout->addLayout(buttons);
-  sweepLayout->addWidget(progress_);
-  sweepLayout->addWidget(progressText_);
+  launcher_ = new JobLauncher(jobs_, tr("Run a sweep"), form_, tr("Run Sweep"));
   auto* left = new QWidget;
   auto* leftLayout = new QVBoxLayout(left);
   leftLayout->setContentsMargins(0, 0, 0, 0);
-  leftLayout->addWidget(sweep);
-  leftLayout->addWidget(message_);
+  leftLayout->addWidget(launcher_);
+  leftLayout->addWidget(launcher_->messageLabel());
   leftLayout->addStretch();
   left->setFixedWidth(320);
 
@@ -86,10 +64,7 @@ FrontierPanel::FrontierPanel(JobBridge* jobs, QWidget* parent) : QWidget(parent)
   layout->addWidget(left);
   layout->addLayout(right, 1);
 
-  connect(run_, &QPushButton::clicked, this, [this] { runSweep(); });
-  connect(stop_, &QPushButton::clicked, this, [this] {
-    if (job_) jobs_->cancel(job_);
-  });
+  connect(launcher_, &JobLauncher::runClicked, this, [this] { runSweep(); });
   connect(refresh_, &QPushButton::clicked, this, [this] { refresh(); });
   connect(cost_, QOverload<int>::of(&QComboBox::currentIndexChanged), this, [this] {
     plot_->setCost(static_cast<FrontierCost>(cost_->currentData().toInt()));
@@ -120,28 +95,19 @@ std::uint64_t FrontierPanel::refresh() {
 }
 
 std::uint64_t FrontierPanel::runSweep() {
-  if (!workspace_ || !jobs_) {
-    showMessage(tr("Open a workspace first (File ▸ Open Workspace)."), true);
-    return 0;
-  }
-  if (const QString problem = form_->problem(); !problem.isEmpty()) {
-    showMessage(problem, true);
-    return 0;
-  }
+  if (launcher_->refuses(workspace_ && jobs_, form_->problem())) return 0;
   const TtsOptions options = form_->options();
   const auto root = workspace_->root();
-  jobTitle_ = tr("Test-time scaling sweep (%n model(s)", nullptr, int(options.models.size())) +
-              tr(", %1, %n budget(s))", nullptr, int(options.budgets.size()))
-                  .arg(QString::fromStdString(options.weights));
-  job_ = jobs_->submit(kKind, jobTitle_, [root, options](JobContext& ctx) -> std::any {
+  const QString title =
+      tr("Test-time scaling sweep (%n model(s)", nullptr, int(options.models.size())) +
+      tr(", %1, %n budget(s))", nullptr, int(options.budgets.size()))
+          .arg(QString::fromStdString(options.weights));
+  launcher_->start(kKind, title, [root, options](JobContext& ctx) -> std::any {
     auto ws = Workspace::open(root);
     return runTestTimeScaling(ws, options, ctx);
   });
-  progress_->setValue(0);
-  progressText_->clear();
-  showMessage(jobTitle_ + QStringLiteral("…"), false);
   updateButtons();
-  return job_;
+  return launcher_->job();
 }
 
 void FrontierPanel::setPoints(std::vector<TtsPoint> points) {
@@ -177,49 +143,35 @@ void FrontierPanel::onJobEvent(const JobEvent& e) {
     if (e.state == JobState::Succeeded && e.result.type() == typeid(std::vector<TtsPoint>))
       setPoints(std::any_cast<std::vector<TtsPoint>>(e.result));
     else if (e.state == JobState::Failed)
-      showMessage(tr("Cannot load the frontier: %1").arg(QString::fromStdString(e.message)), true);
+      launcher_->showMessage(
+          tr("Cannot load the frontier: %1").arg(QString::fromStdString(e.message)), true);
     updateButtons();
     return;
   }
-  if (e.id != job_) return;
-  if (e.state == JobState::Running) {
-    progress_->setValue(int(std::lround(e.fraction * 1000)));
-    progressText_->setText(QString::fromStdString(e.message));
-    return;
-  }
-  if (!isFinal(e.state)) return;
-  job_ = 0;
-  progress_->setValue(0);
-  progressText_->clear();
+  if (!launcher_->finished(e)) return;
   if (e.state == JobState::Succeeded && e.result.type() == typeid(TtsReport)) {
     const auto& report = std::any_cast<const TtsReport&>(e.result);
-    showMessage(tr("Done: %n point(s) measured and stored.", nullptr, int(report.points.size())), false);
-  } else if (e.state == JobState::Failed) {
-    showMessage(tr("%1 failed: %2").arg(jobTitle_, QString::fromStdString(e.message)), true);
+    launcher_->showMessage(
+        tr("Done: %n point(s) measured and stored.", nullptr, int(report.points.size())), false);
   } else {
     // A stopped sweep keeps the points it finished (stored as a killed run).
-    showMessage(tr("%1: stopped; the points finished so far are kept.").arg(jobTitle_), false);
+    launcher_->showEnd(
+        e, tr("%1: stopped; the points finished so far are kept.").arg(launcher_->jobTitle()));
   }
   updateButtons();
   refresh();
 }
 
 QString FrontierPanel::paretoSummary() const { return pareto_->text(); }
-QString FrontierPanel::message() const { return message_->text(); }
-
-void FrontierPanel::showMessage(const QString& text, bool error) {
-  message_->setText(text);
-  message_->setStyleSheet(error ? QString("color: %1;").arg(seriesColor(5).name()) : QString());
-}
+QString FrontierPanel::message() const { return launcher_->message(); }
+bool FrontierPanel::busy() const { return launcher_->busy() || loadJob_ != 0; }
 
 void FrontierPanel::updateButtons() {
-  const bool idle = job_ == 0;
-  run_->setEnabled(idle && workspace_ && jobs_);
-  run_->setToolTip(workspace_ ? tr("Decode every model × method × budget on the word problems in "
-                                   "the background; each model × method is stored as a run")
-                              : tr("Needs a workspace (File ▸ Open Workspace)"));
-  form_->setEnabled(idle);
-  stop_->setEnabled(!idle);
+  launcher_->updateButtons(workspace_ != nullptr);
+  launcher_->runButton()->setToolTip(
+      workspace_ ? tr("Decode every model × method × budget on the word problems in the "
+                      "background; each model × method is stored as a run")
+                 : tr("Needs a workspace (File ▸ Open Workspace)"));
   refresh_->setEnabled(workspace_ && jobs_ && loadJob_ == 0);
 }
 

@@ -14,7 +14,6 @@
 
 class QComboBox;
 class QLabel;
-class QProgressBar;
 class QPushButton;
 
 namespace darkroom {
@@ -25,6 +24,7 @@ namespace darkroom::views {
 
 class FrontierPlot;
 class JobBridge;
+class JobLauncher;
 class TtsSweepForm;
 
 class FrontierPanel : public QWidget {
@@ -48,7 +48,7 @@ class FrontierPanel : public QWidget {
   QComboBox* costBox() const { return cost_; }
   QString paretoSummary() const;
   QString message() const;
-  bool busy() const { return job_ != 0 || loadJob_ != 0; }
+  bool busy() const;
 
  public slots:
   void applyTheme();
@@ -56,21 +56,14 @@ class FrontierPanel : public QWidget {
  private:
   void onJobEvent(const JobEvent& event);
   void showPareto();
-  void showMessage(const QString& text, bool error);
   void updateButtons();
 
   JobBridge* jobs_;
   Workspace* workspace_ = nullptr;
-  std::uint64_t job_ = 0;      // the sweep
-  std::uint64_t loadJob_ = 0;  // a refresh
-  QString jobTitle_;
+  std::uint64_t loadJob_ = 0;  // a refresh; the sweep is the launcher's job
 
   TtsSweepForm* form_;
-  QPushButton* run_;
-  QPushButton* stop_;
-  QProgressBar* progress_;
-  QLabel* progressText_;
-  QLabel* message_;
+  JobLauncher* launcher_;
   QComboBox* cost_;
   QPushButton* refresh_;
   QLabel* pareto_;

@@ -2,8 +2,8 @@
 
 #include "darkroom/workspace.h"
 #include "jobs/job_bridge.h"
+#include "jobs/job_launcher.h"
 #include "neuralink/io_bar_chart.h"
-#include "plot/curve_style.h"
 #include "quant/kernel_bench_form.h"
 #include "quant/kernel_charts.h"
 
@@ -12,11 +12,8 @@
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QLabel>
-#include <QProgressBar>
 #include <QPushButton>
 #include <QVBoxLayout>
-
-#include <cmath>
 
 namespace darkroom::views {
 
@@ -27,40 +24,22 @@ constexpr const char* kLoadKind = "kbench-load";
 
 KernelsPanel::KernelsPanel(JobBridge* jobs, QWidget* parent) : QWidget(parent), jobs_(jobs) {
   form_ = new KernelBenchForm;
-  run_ = new QPushButton(tr("Run"));
-  stop_ = new QPushButton(tr("Stop"));
-  progress_ = new QProgressBar;
-  progress_->setRange(0, 1000);
-  progress_->setTextVisible(false);
-  progressText_ = new QLabel;
-  progressText_->setForegroundRole(QPalette::PlaceholderText);
-  progressText_->setWordWrap(true);
-  message_ = new QLabel;
-  message_->setWordWrap(true);
+  launcher_ = new JobLauncher(jobs_, tr("Measure the kernels"), form_, tr("Run"));
   runs_ = new QComboBox;
   runs_->setToolTip(tr("kbench runs stored in the workspace (this panel and darkroom-cli kbench "
                        "record them)"));
   runs_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
   runs_->setMinimumContentsLength(18);
 
-  auto* buttons = new QHBoxLayout;
-  buttons->addWidget(run_);
-  buttons->addWidget(stop_);
-  auto* measure = new QGroupBox(tr("Measure the kernels"));
-  auto* measureLayout = new QVBoxLayout(measure);
-  measureLayout->addWidget(form_);
-  measureLayout->addLayout(buttons);
-  measureLayout->addWidget(progress_);
-  measureLayout->addWidget(progressText_);
   auto* stored = new QGroupBox(tr("Stored runs"));
   auto* storedLayout = new QVBoxLayout(stored);
   storedLayout->addWidget(runs_);
   auto* left = new QWidget;
   auto* leftLayout = new QVBoxLayout(left);
   leftLayout->setContentsMargins(0, 0, 0, 0);
-  leftLayout->addWidget(measure);
+  leftLayout->addWidget(launcher_);
   leftLayout->addWidget(stored);
-  leftLayout->addWidget(message_);
+  leftLayout->addWidget(launcher_->messageLabel());
   leftLayout->addStretch();
   left->setFixedWidth(310);
 
@@ -103,10 +82,7 @@ KernelsPanel::KernelsPanel(JobBridge* jobs, QWidget* parent) : QWidget(parent), 
   layout->addWidget(left);
   layout->addLayout(right, 1);
 
-  connect(run_, &QPushButton::clicked, this, [this] { run(); });
-  connect(stop_, &QPushButton::clicked, this, [this] {
-    if (job_) jobs_->cancel(job_);
-  });
+  connect(launcher_, &JobLauncher::runClicked, this, [this] { run(); });
   connect(runs_, QOverload<int>::of(&QComboBox::activated), this, [this](int index) {
     const auto id = runs_->itemData(index).toLongLong();
     if (id > 0) showRun(id);
@@ -128,39 +104,28 @@ void KernelsPanel::setWorkspace(Workspace* workspace) {
 }
 
 std::uint64_t KernelsPanel::run() {
-  if (!workspace_ || !jobs_) {
-    showMessage(tr("Open a workspace first (File ▸ Open Workspace)."), true);
-    return 0;
-  }
-  if (const QString problem = form_->problem(); !problem.isEmpty()) {
-    showMessage(problem, true);
-    return 0;
-  }
+  if (launcher_->refuses(workspace_ && jobs_, form_->problem())) return 0;
   const KernelBenchOptions options = form_->options();
   const auto root = workspace_->root();
-  jobTitle_ = tr("Kernel benchmark (%1)").arg(QString::fromStdString(options.backend));
-  job_ = jobs_->submit(kKind, jobTitle_, [root, options](JobContext& ctx) -> std::any {
-    auto ws = Workspace::open(root);
-    return runKernelBench(ws, options, ctx);
-  });
-  progress_->setValue(0);
-  progressText_->clear();
-  showMessage(jobTitle_ + QStringLiteral("…"), false);
+  launcher_->start(kKind, tr("Kernel benchmark (%1)").arg(QString::fromStdString(options.backend)),
+                   [root, options](JobContext& ctx) -> std::any {
+                     auto ws = Workspace::open(root);
+                     return runKernelBench(ws, options, ctx);
+                   });
   updateButtons();
-  return job_;
+  return launcher_->job();
 }
 
 std::uint64_t KernelsPanel::showRun(std::int64_t run_id) {
   if (!workspace_ || !jobs_) return 0;
   const auto root = workspace_->root();
-  jobTitle_ = tr("Load kbench run #%1").arg(run_id);
-  job_ = jobs_->submit(kLoadKind, jobTitle_, [root, run_id](JobContext&) -> std::any {
-    auto ws = Workspace::open(root);
-    return loadKernelBench(ws, run_id);
-  });
-  showMessage(jobTitle_ + QStringLiteral("…"), false);
+  launcher_->start(kLoadKind, tr("Load kbench run #%1").arg(run_id),
+                   [root, run_id](JobContext&) -> std::any {
+                     auto ws = Workspace::open(root);
+                     return loadKernelBench(ws, run_id);
+                   });
   updateButtons();
-  return job_;
+  return launcher_->job();
 }
 
 void KernelsPanel::refreshRunList() {
@@ -176,7 +141,8 @@ void KernelsPanel::refreshRunList() {
     for (auto& run : workspace_->store().runs())
       if (run.kind == "kbench" && run.status == RunStatus::Finished) found.push_back(std::move(run));
   } catch (const std::exception& e) {
-    showMessage(tr("Cannot read the workspace: %1").arg(QString::fromUtf8(e.what())), true);
+    launcher_->showMessage(tr("Cannot read the workspace: %1").arg(QString::fromUtf8(e.what())),
+                           true);
   }
   runs_->addItem(found.empty() ? tr("no kbench runs yet") : tr("choose a stored run…"), 0);
   // Newest first.
@@ -262,47 +228,31 @@ void KernelsPanel::drawSoftmax() {
 }
 
 void KernelsPanel::onJobEvent(const JobEvent& e) {
-  if (e.id != job_ || job_ == 0) return;
-  if (e.state == JobState::Running) {
-    progress_->setValue(int(std::lround(e.fraction * 1000)));
-    progressText_->setText(QString::fromStdString(e.message));
-    return;
-  }
-  if (!isFinal(e.state)) return;
-  job_ = 0;
-  progress_->setValue(0);
-  progressText_->clear();
+  if (!launcher_->finished(e)) return;
   if (e.state == JobState::Succeeded && e.result.type() == typeid(KernelBenchReport)) {
     setReport(std::any_cast<KernelBenchReport>(e.result));
     refreshRunList();
-    showMessage(e.kind == kKind ? tr("Done: stored as kbench run #%1.").arg(report_.run_id)
-                                : tr("Showing kbench run #%1.").arg(report_.run_id),
-                false);
-  } else if (e.state == JobState::Failed) {
-    showMessage(tr("%1 failed: %2").arg(jobTitle_, QString::fromStdString(e.message)), true);
+    launcher_->showMessage(e.kind == kKind
+                               ? tr("Done: stored as kbench run #%1.").arg(report_.run_id)
+                               : tr("Showing kbench run #%1.").arg(report_.run_id),
+                           false);
   } else {
-    showMessage(tr("%1: stopped.").arg(jobTitle_), false);
+    launcher_->showEnd(e);
   }
   updateButtons();
 }
 
 QString KernelsPanel::softmaxErrorLine() const { return softmaxError_->text(); }
-QString KernelsPanel::message() const { return message_->text(); }
+QString KernelsPanel::message() const { return launcher_->message(); }
 QString KernelsPanel::summaryText() const { return summary_->text(); }
-
-void KernelsPanel::showMessage(const QString& text, bool error) {
-  message_->setText(text);
-  message_->setStyleSheet(error ? QString("color: %1;").arg(seriesColor(5).name()) : QString());
-}
+bool KernelsPanel::busy() const { return launcher_->busy(); }
 
 void KernelsPanel::updateButtons() {
-  const bool idle = job_ == 0;
-  run_->setEnabled(idle && workspace_ && jobs_);
-  run_->setToolTip(workspace_ ? tr("Measure every kernel and shape in the background; the run "
-                                   "is stored as a kbench run")
-                              : tr("Needs a workspace (File ▸ Open Workspace)"));
-  form_->setEnabled(idle);
-  stop_->setEnabled(!idle);
+  launcher_->updateButtons(workspace_ != nullptr);
+  launcher_->runButton()->setToolTip(
+      workspace_ ? tr("Measure every kernel and shape in the background; the run is stored as "
+                      "a kbench run")
+                 : tr("Needs a workspace (File ▸ Open Workspace)"));
 }
 
 void KernelsPanel::applyTheme() {

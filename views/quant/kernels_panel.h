@@ -15,8 +15,6 @@
 
 class QComboBox;
 class QLabel;
-class QProgressBar;
-class QPushButton;
 
 namespace darkroom {
 class Workspace;
@@ -26,6 +24,7 @@ namespace darkroom::views {
 
 class IoBarChart;
 class JobBridge;
+class JobLauncher;
 class KernelBenchForm;
 
 class KernelsPanel : public QWidget {
@@ -56,7 +55,7 @@ class KernelsPanel : public QWidget {
   QString softmaxErrorLine() const;
   QString summaryText() const;
   QString message() const;
-  bool busy() const { return job_ != 0; }
+  bool busy() const;
 
  public slots:
   void applyTheme();
@@ -65,21 +64,14 @@ class KernelsPanel : public QWidget {
   void onJobEvent(const JobEvent& event);
   void drawGemv();
   void drawSoftmax();
-  void showMessage(const QString& text, bool error);
   void updateButtons();
 
   JobBridge* jobs_;
   Workspace* workspace_ = nullptr;
   KernelBenchReport report_;
-  std::uint64_t job_ = 0;
-  QString jobTitle_;
 
   KernelBenchForm* form_;
-  QPushButton* run_;
-  QPushButton* stop_;
-  QProgressBar* progress_;
-  QLabel* progressText_;
-  QLabel* message_;
+  JobLauncher* launcher_;
   QComboBox* runs_;
   QComboBox* shape_;
   QComboBox* metric_;

@@ -2,25 +2,21 @@
 
 #include "darkroom/workspace.h"
 #include "jobs/job_bridge.h"
-#include "plot/curve_style.h"
+#include "jobs/job_launcher.h"
 #include "quant/matrix_error_model.h"
 #include "quant/quant_report_text.h"
 #include "quant/quantize_form.h"
 #include "quant/tile_error_view.h"
 
 #include <QFileDialog>
-#include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
-#include <QProgressBar>
 #include <QPushButton>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QTableView>
 #include <QVBoxLayout>
-
-#include <cmath>
 
 namespace darkroom::views {
 
@@ -31,36 +27,17 @@ constexpr const char* kKind = "quantize";
 QuantizationPanel::QuantizationPanel(JobBridge* jobs, QWidget* parent)
     : QWidget(parent), jobs_(jobs) {
   form_ = new QuantizeForm;
-  quantize_ = new QPushButton(tr("Quantize"));
-  stop_ = new QPushButton(tr("Stop"));
+  launcher_ = new JobLauncher(jobs_, tr("Quantize a model"), form_, tr("Quantize"));
   open_ = new QPushButton(tr("Open Report…"));
   open_->setToolTip(tr("Show the report of a quantized model folder (this panel and "
                        "darkroom-cli quantize write them)"));
-  progress_ = new QProgressBar;
-  progress_->setRange(0, 1000);
-  progress_->setTextVisible(false);
-  progressText_ = new QLabel;
-  progressText_->setForegroundRole(QPalette::PlaceholderText);
-  progressText_->setWordWrap(true);
-  message_ = new QLabel;
-  message_->setWordWrap(true);
-  message_->setTextInteractionFlags(Qt::TextSelectableByMouse);
 
-  auto* buttons = new QHBoxLayout;
-  buttons->addWidget(quantize_);
-  buttons->addWidget(stop_);
-  auto* launcher = new QGroupBox(tr("Quantize a model"));
-  auto* launcherLayout = new QVBoxLayout(launcher);
-  launcherLayout->addWidget(form_);
-  launcherLayout->addLayout(buttons);
-  launcherLayout->addWidget(progress_);
-  launcherLayout->addWidget(progressText_);
   auto* left = new QWidget;
   auto* leftLayout = new QVBoxLayout(left);
   leftLayout->setContentsMargins(0, 0, 0, 0);
-  leftLayout->addWidget(launcher);
+  leftLayout->addWidget(launcher_);
   leftLayout->addWidget(open_);
-  leftLayout->addWidget(message_);
+  leftLayout->addWidget(launcher_->messageLabel());
   leftLayout->addStretch();
   left->setFixedWidth(330);
 
@@ -113,10 +90,7 @@ QuantizationPanel::QuantizationPanel(JobBridge* jobs, QWidget* parent)
   layout->addWidget(left);
   layout->addLayout(right, 1);
 
-  connect(quantize_, &QPushButton::clicked, this, [this] { quantize(); });
-  connect(stop_, &QPushButton::clicked, this, [this] {
-    if (job_) jobs_->cancel(job_);
-  });
+  connect(launcher_, &JobLauncher::runClicked, this, [this] { quantize(); });
   connect(open_, &QPushButton::clicked, this, [this] {
     QString start;
     if (workspace_) start = QString::fromStdString((workspace_->root() / "quantized").string());
@@ -138,38 +112,30 @@ void QuantizationPanel::setWorkspace(Workspace* workspace) {
 }
 
 std::uint64_t QuantizationPanel::quantize() {
-  if (!workspace_ || !jobs_) {
-    showMessage(tr("Open a workspace first (File ▸ Open Workspace)."), true);
-    return 0;
-  }
-  if (const QString problem = form_->problem(); !problem.isEmpty()) {
-    showMessage(problem, true);
-    return 0;
-  }
+  if (launcher_->refuses(workspace_ && jobs_, form_->problem())) return 0;
   const QuantizeOptions options = form_->options();
   const auto root = workspace_->root();
-  jobTitle_ = tr("Quantize %1 (%2, %3)")
-                  .arg(QString::fromStdString(options.model), QString::fromStdString(options.layout),
-                       QString::fromStdString(options.codes));
+  const QString title = tr("Quantize %1 (%2, %3)")
+                            .arg(QString::fromStdString(options.model),
+                                 QString::fromStdString(options.layout),
+                                 QString::fromStdString(options.codes));
   // The job opens its own connection: the window keeps reading while the job writes.
-  job_ = jobs_->submit(kKind, jobTitle_, [root, options](JobContext& ctx) -> std::any {
+  launcher_->start(kKind, title, [root, options](JobContext& ctx) -> std::any {
     auto ws = Workspace::open(root);
     return quantizeModel(ws, options, ctx);
   });
-  progress_->setValue(0);
-  progressText_->clear();
-  showMessage(jobTitle_ + QStringLiteral("…"), false);
   updateButtons();
-  return job_;
+  return launcher_->job();
 }
 
 bool QuantizationPanel::openReport(const QString& dir) {
   try {
     setReport(loadQuantizeReport(dir.toStdString()));
-    showMessage(tr("Opened the report of %1.").arg(dir), false);
+    launcher_->showMessage(tr("Opened the report of %1.").arg(dir), false);
     return true;
   } catch (const std::exception& e) {
-    showMessage(tr("Cannot open the report of %1: %2").arg(dir, QString::fromUtf8(e.what())), true);
+    launcher_->showMessage(
+        tr("Cannot open the report of %1: %2").arg(dir, QString::fromUtf8(e.what())), true);
     return false;
   }
 }
@@ -213,48 +179,32 @@ void QuantizationPanel::showSelected() {
 }
 
 void QuantizationPanel::onJobEvent(const JobEvent& e) {
-  if (e.id != job_ || job_ == 0) return;
-  if (e.state == JobState::Running) {
-    progress_->setValue(int(std::lround(e.fraction * 1000)));
-    progressText_->setText(QString::fromStdString(e.message));
-    return;
-  }
-  if (!isFinal(e.state)) return;
-  job_ = 0;
-  progress_->setValue(0);
-  progressText_->clear();
+  if (!launcher_->finished(e)) return;
   if (e.state == JobState::Succeeded && e.result.type() == typeid(QuantizeReport)) {
     auto report = std::any_cast<QuantizeReport>(e.result);
     const QString folder = QString::fromStdString(report.output.string());
     setReport(std::move(report));
-    showMessage(tr("Done: the quantized model is in %1.").arg(folder), false);
+    launcher_->showMessage(tr("Done: the quantized model is in %1.").arg(folder), false);
     emit quantized(folder);
-  } else if (e.state == JobState::Failed) {
-    showMessage(tr("%1 failed: %2").arg(jobTitle_, QString::fromStdString(e.message)), true);
   } else {
-    showMessage(tr("%1: stopped.").arg(jobTitle_), false);
+    launcher_->showEnd(e);
   }
   updateButtons();
 }
 
-QString QuantizationPanel::message() const { return message_->text(); }
+QString QuantizationPanel::message() const { return launcher_->message(); }
+QPushButton* QuantizationPanel::quantizeButton() const { return launcher_->runButton(); }
+bool QuantizationPanel::busy() const { return launcher_->busy(); }
 QString QuantizationPanel::perplexityText() const { return perplexity_->text(); }
 QString QuantizationPanel::sizeText() const { return size_->text(); }
 
-void QuantizationPanel::showMessage(const QString& text, bool error) {
-  message_->setText(text);
-  message_->setStyleSheet(error ? QString("color: %1;").arg(seriesColor(5).name()) : QString());
-}
-
 void QuantizationPanel::updateButtons() {
-  const bool idle = job_ == 0;
-  quantize_->setEnabled(idle && workspace_ && jobs_);
-  quantize_->setToolTip(workspace_ ? tr("Quantize every attention and MLP projection in the "
-                                        "background, then measure the perplexity")
-                                   : tr("Needs a workspace (File ▸ Open Workspace)"));
-  form_->setEnabled(idle);
-  open_->setEnabled(idle);
-  stop_->setEnabled(!idle);
+  launcher_->updateButtons(workspace_ != nullptr);
+  launcher_->runButton()->setToolTip(
+      workspace_ ? tr("Quantize every attention and MLP projection in the background, then "
+                      "measure the perplexity")
+                 : tr("Needs a workspace (File ▸ Open Workspace)"));
+  open_->setEnabled(!launcher_->busy());
 }
 
 void QuantizationPanel::applyTheme() { tiles_->applyTheme(); }

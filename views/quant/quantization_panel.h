@@ -12,7 +12,6 @@
 #include <QWidget>
 
 class QLabel;
-class QProgressBar;
 class QPushButton;
 class QSortFilterProxyModel;
 class QTableView;
@@ -24,6 +23,7 @@ class Workspace;
 namespace darkroom::views {
 
 class JobBridge;
+class JobLauncher;
 class MatrixErrorModel;
 class QuantizeForm;
 class TileErrorView;
@@ -53,11 +53,11 @@ class QuantizationPanel : public QWidget {
   QSortFilterProxyModel* sortedModel() const { return sorted_; }
   QTableView* table() const { return table_; }
   TileErrorView* tileView() const { return tiles_; }
-  QPushButton* quantizeButton() const { return quantize_; }
+  QPushButton* quantizeButton() const;
   QString message() const;
   QString perplexityText() const;
   QString sizeText() const;
-  bool busy() const { return job_ != 0; }
+  bool busy() const;
 
  public slots:
   void applyTheme();
@@ -69,23 +69,16 @@ class QuantizationPanel : public QWidget {
  private:
   void onJobEvent(const JobEvent& event);
   void showSelected();
-  void showMessage(const QString& text, bool error);
   void updateButtons();
 
   JobBridge* jobs_;
   Workspace* workspace_ = nullptr;
   QuantizeReport report_;
-  std::uint64_t job_ = 0;
-  QString jobTitle_;
   int shownMatrix_ = -1;
 
   QuantizeForm* form_;
-  QPushButton* quantize_;
-  QPushButton* stop_;
+  JobLauncher* launcher_;
   QPushButton* open_;
-  QProgressBar* progress_;
-  QLabel* progressText_;
-  QLabel* message_;
   QLabel* title_;
   QLabel* perplexity_;
   QLabel* size_;
