@@ -16,6 +16,11 @@ struct CliResult {
 
 std::string slurp(const std::filesystem::path& file);
 
+// Whether `part` occurs in `text` (the tests' check on what the CLI printed).
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 // Runs darkroom-cli with these arguments (no shell: each one reaches argv as it is); its
 // stdout and stderr go through files in `scratch`.
 CliResult cli(const std::vector<std::string>& args, const std::filesystem::path& scratch);

@@ -20,14 +20,11 @@
 using namespace darkroom;
 using nlohmann::json;
 using test::cli;
+using test::contains;
 using test::slurp;
 using Result = test::CliResult;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // A tiny run: the commands must work, not the model learn.
 const std::vector<std::string> kTiny = {"--model", "demo-opt", "--steps", "4", "--sequence", "32",

@@ -15,13 +15,10 @@
 using namespace darkroom;
 using nlohmann::json;
 using test::cli;
+using test::contains;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // Flips every bit of the byte at `offset`.
 void flipByte(const fs::path& file, std::uintmax_t offset) {

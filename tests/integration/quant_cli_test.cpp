@@ -9,46 +9,21 @@
 
 #include "cli_process.h"
 #include "darkroom/corpus.h"
-#include "darkroom/demo_models.h"
-#include "darkroom/jobs.h"
 #include "darkroom/kernels/backend.h"
 #include "darkroom/quant.h"
+#include "math_workspace.h"
 #include "test_util.h"
 
 using namespace darkroom;
 using nlohmann::json;
 using test::cli;
+using test::contains;
 namespace fs = std::filesystem;
-
-namespace {
-
-// A workspace whose demo-math-s trained for a few steps only (quantize reuses it as trained).
-void trainBriefly(const fs::path& root) {
-  auto ws = Workspace::create(root);
-  JobQueue queue(1);
-  std::string error;
-  queue.setListener([&](const JobEvent& e) {
-    if (e.state == JobState::Failed) error = e.message;
-  });
-  auto id = queue.submit("train", "demo-math-s", [&](JobContext& ctx) -> std::any {
-    auto options = demoTrainDefaults("demo-math-s");
-    options.steps = 4;
-    trainDemoModel(ws, "demo-math-s", options, ctx);
-    return {};
-  });
-  ASSERT_EQ(queue.wait(id), JobState::Succeeded) << error;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-}  // namespace
 
 TEST(QuantCli, QuantizesABrieflyTrainedMathModel) {
   test::TempDir tmp;
   const auto ws = tmp / "ws";
-  trainBriefly(ws);
+  test::trainMathModelBriefly(ws);
   const auto text = tmp / "eval.txt";
   {
     std::ofstream out(text);

@@ -6,45 +6,20 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_process.h"
-#include "darkroom/demo_models.h"
-#include "darkroom/jobs.h"
 #include "darkroom/scaling.h"
+#include "math_workspace.h"
 #include "test_util.h"
 
 using namespace darkroom;
 using nlohmann::json;
 using test::cli;
+using test::contains;
 namespace fs = std::filesystem;
-
-namespace {
-
-// A workspace whose demo-math-s trained for a few steps only (the sweep reuses it as trained).
-void trainBriefly(const fs::path& root) {
-  auto ws = Workspace::create(root);
-  JobQueue queue(1);
-  std::string error;
-  queue.setListener([&](const JobEvent& e) {
-    if (e.state == JobState::Failed) error = e.message;
-  });
-  auto id = queue.submit("train", "demo-math-s", [&](JobContext& ctx) -> std::any {
-    auto options = demoTrainDefaults("demo-math-s");
-    options.steps = 4;
-    trainDemoModel(ws, "demo-math-s", options, ctx);
-    return {};
-  });
-  ASSERT_EQ(queue.wait(id), JobState::Succeeded) << error;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-}  // namespace
 
 TEST(TtsCli, SweepsBudgetsAndStoresEveryPoint) {
   test::TempDir tmp;
   const auto ws = (tmp / "ws").string();
-  trainBriefly(ws);
+  test::trainMathModelBriefly(ws);
 
   auto run = cli({"--workspace", ws, "tts", "--models", "demo-math-s", "--n", "1,2",
                   "--problems", "3", "--max-new", "48", "--json"},
