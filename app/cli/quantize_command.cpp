@@ -94,11 +94,9 @@ void printQuantize(const QuantizeReport& r) {
     std::printf("perplexity on %s (%lld tokens): float32 %.4f, %s-%s %.4f (%+.2f%%)\n",
                 p.source.c_str(), static_cast<long long>(p.tokens), p.fp32, r.layout.c_str(),
                 r.codes.c_str(), p.quantized, 100.0 * (p.quantized / p.fp32 - 1));
-  double weights = 0;
-  for (const auto& m : r.matrices) weights += double(m.rows) * double(m.cols);
   std::printf("projections: %s float32 -> %s (%.2f bits/weight)\n",
               megabytes(double(r.bytes_fp32)).c_str(), megabytes(double(r.bytes_quantized)).c_str(),
-              weights > 0 ? double(r.bytes_quantized) * 8 / weights : 0.0);
+              bitsPerWeight(r));
   std::printf("wrote %s in %.1f s; run %lld\n", r.output.c_str(), r.seconds,
               static_cast<long long>(r.run_id));
 }
@@ -112,9 +110,7 @@ void printQuantizeJson(const QuantizeReport& r) {
   j["codes"] = r.codes;
   j["bytes_fp32"] = r.bytes_fp32;
   j["bytes_quantized"] = r.bytes_quantized;
-  double weights = 0;
-  for (const auto& m : r.matrices) weights += double(m.rows) * double(m.cols);
-  j["bits_per_weight"] = weights > 0 ? double(r.bytes_quantized) * 8 / weights : 0.0;
+  j["bits_per_weight"] = bitsPerWeight(r);
   j["seconds"] = r.seconds;
   j["perplexity"] = nlohmann::ordered_json::array();
   for (const auto& p : r.perplexity)
@@ -145,28 +141,7 @@ std::pair<std::int64_t, std::int64_t> parseShape(const std::string& text) {
 }
 
 void printKbenchJson(const KernelBenchReport& r) {
-  nlohmann::ordered_json j;
-  j["run"] = r.run_id;
-  j["backend"] = r.backend;
-  j["machine"] = r.machine;
-  j["threads"] = r.threads;
-  j["copy_gb_per_s"] = r.copy_gb_per_s;
-  j["gemv"] = nlohmann::ordered_json::array();
-  for (const auto& p : r.gemv)
-    j["gemv"].push_back({{"rows", p.rows},
-                         {"cols", p.cols},
-                         {"batch", p.batch},
-                         {"kernel", p.kernel},
-                         {"seconds", p.seconds},
-                         {"weight_gb_per_s", p.weight_gb_per_s},
-                         {"fraction_of_copy", p.fraction_of_copy}});
-  j["softmax"] = nlohmann::ordered_json::array();
-  for (const auto& p : r.softmax)
-    j["softmax"].push_back({{"keys", p.keys},
-                            {"kernel", p.kernel},
-                            {"seconds", p.seconds},
-                            {"max_abs_error", p.max_abs_error}});
-  std::printf("%s\n", j.dump(2).c_str());
+  std::printf("%s\n", kernelBenchJson(r).c_str());
 }
 
 void printKbench(const KernelBenchReport& r) {

@@ -192,30 +192,6 @@ std::vector<float> randomFloats(std::size_t n, std::uint64_t seed) {
   return v;
 }
 
-nlohmann::ordered_json toJson(const KernelBenchReport& r) {
-  nlohmann::ordered_json j;
-  j["backend"] = r.backend;
-  j["machine"] = r.machine;
-  j["threads"] = r.threads;
-  j["copy_gb_per_s"] = r.copy_gb_per_s;
-  j["gemv"] = nlohmann::ordered_json::array();
-  for (const auto& p : r.gemv)
-    j["gemv"].push_back({{"rows", p.rows},
-                         {"cols", p.cols},
-                         {"batch", p.batch},
-                         {"kernel", p.kernel},
-                         {"seconds", p.seconds},
-                         {"weight_gb_per_s", p.weight_gb_per_s},
-                         {"fraction_of_copy", p.fraction_of_copy}});
-  j["softmax"] = nlohmann::ordered_json::array();
-  for (const auto& p : r.softmax)
-    j["softmax"].push_back({{"keys", p.keys},
-                            {"kernel", p.kernel},
-                            {"seconds", p.seconds},
-                            {"max_abs_error", p.max_abs_error}});
-  return j;
-}
-
 std::string shapeKey(std::int64_t rows, std::int64_t cols) {
   return std::to_string(rows) + "x" + std::to_string(cols);
 }
@@ -414,7 +390,7 @@ KernelBenchReport runKernelBench(Workspace& ws, const KernelBenchOptions& o, Job
     const auto file = ws.runDir(report.run_id) / "kbench.json";
     {
       std::ofstream out(file, std::ios::binary | std::ios::trunc);
-      out << toJson(report).dump(2) << "\n";
+      out << kernelBenchJson(report) << "\n";
       if (!out.flush()) throw std::runtime_error(file.string() + ": cannot write");
     }
     store.addArtifact(report.run_id, file, kReportArtifact);
@@ -422,6 +398,31 @@ KernelBenchReport runKernelBench(Workspace& ws, const KernelBenchOptions& o, Job
     ctx.progress(1.0, "stored kbench run " + std::to_string(report.run_id));
   });
   return report;
+}
+
+std::string kernelBenchJson(const KernelBenchReport& r) {
+  nlohmann::ordered_json j;
+  j["run"] = r.run_id;
+  j["backend"] = r.backend;
+  j["machine"] = r.machine;
+  j["threads"] = r.threads;
+  j["copy_gb_per_s"] = r.copy_gb_per_s;
+  j["gemv"] = nlohmann::ordered_json::array();
+  for (const auto& p : r.gemv)
+    j["gemv"].push_back({{"rows", p.rows},
+                         {"cols", p.cols},
+                         {"batch", p.batch},
+                         {"kernel", p.kernel},
+                         {"seconds", p.seconds},
+                         {"weight_gb_per_s", p.weight_gb_per_s},
+                         {"fraction_of_copy", p.fraction_of_copy}});
+  j["softmax"] = nlohmann::ordered_json::array();
+  for (const auto& p : r.softmax)
+    j["softmax"].push_back({{"keys", p.keys},
+                            {"kernel", p.kernel},
+                            {"seconds", p.seconds},
+                            {"max_abs_error", p.max_abs_error}});
+  return j.dump(2);
 }
 
 KernelBenchReport loadKernelBench(Workspace& ws, std::int64_t run_id) {

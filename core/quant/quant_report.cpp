@@ -10,6 +10,12 @@
 namespace darkroom {
 namespace fs = std::filesystem;
 
+double bitsPerWeight(const QuantizeReport& r) {
+  double weights = 0;
+  for (const auto& m : r.matrices) weights += double(m.rows) * double(m.cols);
+  return weights > 0 ? double(r.bytes_quantized) * 8.0 / weights : 0;
+}
+
 namespace quant {
 namespace {
 
@@ -33,12 +39,6 @@ const char* sourceKey(const PerplexityPoint& p) {
 }
 
 }  // namespace
-
-double bitsPerWeight(const QuantizeReport& r) {
-  double weights = 0;
-  for (const auto& m : r.matrices) weights += double(m.rows) * double(m.cols);
-  return weights > 0 ? double(r.bytes_quantized) * 8.0 / weights : 0;
-}
 
 void saveQuantizeReport(const QuantizeReport& r, const fs::path& dir) {
   nlohmann::ordered_json j;

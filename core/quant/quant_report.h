@@ -17,9 +17,6 @@ inline constexpr const char* kTileErrorsFile = "tile_errors.safetensors";
 // Writes both files into `dir` (each replaced atomically).
 void saveQuantizeReport(const QuantizeReport& report, const std::filesystem::path& dir);
 
-// Bits per weight over the quantized matrices (scales included).
-double bitsPerWeight(const QuantizeReport& report);
-
 // The run's metrics: quant/rel_frobenius, quant/max_abs, quant/worst_tile (step = the matrix's
 // index in report.matrices), ppl/<source>/fp32 and ppl/<source>/quantized (source "corpus" or
 // "text"), quant/bytes_fp32, quant/bytes_quantized, quant/bits_per_weight, quant/seconds.

@@ -226,7 +226,7 @@ QuantizeReport quantizeModel(Workspace& ws, const QuantizeOptions& o, JobContext
     store.setParams(report.run_id,
                     {{"bytes_fp32", std::to_string(report.bytes_fp32)},
                      {"bytes_quantized", std::to_string(report.bytes_quantized)},
-                     {"bits_per_weight", std::to_string(quant::bitsPerWeight(report))},
+                     {"bits_per_weight", std::to_string(bitsPerWeight(report))},
                      {"backend", kernels::backendName(backend)}});
 
     // Perplexity: float32 through ATen, quantized through its own forward (LUT GEMM and LUT

@@ -4,12 +4,6 @@
 
 namespace darkroom::views {
 
-double bitsPerWeight(const QuantizeReport& report) {
-  double weights = 0;
-  for (const auto& m : report.matrices) weights += double(m.rows) * double(m.cols);
-  return weights > 0 ? double(report.bytes_quantized) * 8.0 / weights : 0.0;
-}
-
 QString formatBytes(std::uint64_t bytes) {
   const double b = double(bytes);
   if (b >= 1024.0 * 1024 * 1024) return QObject::tr("%1 GiB").arg(b / (1024.0 * 1024 * 1024), 0, 'f', 2);

@@ -68,6 +68,9 @@ QuantizeReport quantizeModel(Workspace& workspace, const QuantizeOptions& option
 QuantizeReport loadQuantizeReport(const std::filesystem::path& quantized_dir);
 // Whether `dir` holds a quantized model written by quantizeModel.
 bool isQuantizedModel(const std::filesystem::path& dir);
+// Bits of packed weights per weight over the report's matrices (scales included); 0 without
+// matrices.
+double bitsPerWeight(const QuantizeReport& report);
 
 // ---- Kernel benchmark (darkroom-cli kbench, the Kernels panel) ----
 
@@ -116,5 +119,9 @@ KernelBenchReport runKernelBench(Workspace& workspace, const KernelBenchOptions&
                                  JobContext& ctx);
 // The report of a finished kbench run.
 KernelBenchReport loadKernelBench(Workspace& workspace, std::int64_t run_id);
+// The report as JSON (indented by 2): run, backend, machine, threads, copy_gb_per_s, and the
+// gemv and softmax points with the fields of GemvPoint and SoftmaxPoint. What a kbench run
+// stores as its artifact and what darkroom-cli kbench --json prints.
+std::string kernelBenchJson(const KernelBenchReport& report);
 
 }  // namespace darkroom
