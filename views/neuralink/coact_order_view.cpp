@@ -2,6 +2,7 @@
 
 #include "imgui/imgui_widget.h"
 #include "neuralink/frequency_strip.h"
+#include "sparsity/heatmap_frame.h"
 #include "sparsity/heatmap_widget.h"
 
 #include <QApplication>
@@ -14,21 +15,11 @@
 namespace darkroom::views {
 
 CoactOrderView::CoactOrderView(const QString& caption, QWidget* parent) : QWidget(parent) {
-  caption_ = new QLabel(caption);
-  QFont bold = caption_->font();
-  bold.setBold(true);
-  caption_->setFont(bold);
-  detail_ = new QLabel;
-  detail_->setForegroundRole(QPalette::PlaceholderText);
-  detail_->setWordWrap(true);
-  // Two lines whatever the text, so the two sides' heatmaps stay level.
-  detail_->setMinimumHeight(2 * detail_->fontMetrics().lineSpacing());
-  detail_->setAlignment(Qt::AlignLeft | Qt::AlignTop);
-  auto* layout = new QVBoxLayout(this);
-  layout->setContentsMargins(0, 0, 0, 0);
-  layout->setSpacing(2);
-  layout->addWidget(caption_);
-  layout->addWidget(detail_);
+  // The two sides of the comparison keep their heatmaps level (the frame's two-line detail).
+  const HeatmapFrame frame = makeHeatmapFrame(this, caption);
+  caption_ = frame.caption;
+  detail_ = frame.detail;
+  auto* layout = frame.layout;
   if (ImGuiWidget::platformSupported()) {
     heatmap_ = new HeatmapWidget;
     heatmap_->setMinimumSize(300, 280);
@@ -44,12 +35,9 @@ CoactOrderView::CoactOrderView(const QString& caption, QWidget* parent) : QWidge
               if (picked.size() > 0) emit rangeSelected(picked.first, picked.end);
             });
   } else {
-    noGl_ = new QLabel(tr("The co-activation heatmap draws with OpenGL, which the \"%1\" Qt "
-                          "platform does not provide.")
-                           .arg(QGuiApplication::platformName()));
-    noGl_->setObjectName("emptyState");
-    noGl_->setAlignment(Qt::AlignCenter);
-    noGl_->setWordWrap(true);
+    noGl_ = emptyStateLabel(tr("The co-activation heatmap draws with OpenGL, which the \"%1\" Qt "
+                               "platform does not provide.")
+                                .arg(QGuiApplication::platformName()));
     layout->addWidget(noGl_, 1);
   }
   strip_ = new FrequencyStrip;

@@ -2,6 +2,7 @@
 
 #include "imgui/imgui_widget.h"
 #include "quant/matrix_error_model.h"
+#include "sparsity/heatmap_frame.h"
 #include "sparsity/heatmap_widget.h"
 
 #include <QApplication>
@@ -42,20 +43,10 @@ WorstTile worstTile(const Array2D& tiles) {
 }
 
 TileErrorView::TileErrorView(QWidget* parent) : QWidget(parent) {
-  caption_ = new QLabel(tr("Error per 32×32 tile"));
-  QFont bold = caption_->font();
-  bold.setBold(true);
-  caption_->setFont(bold);
-  detail_ = new QLabel;
-  detail_->setForegroundRole(QPalette::PlaceholderText);
-  detail_->setWordWrap(true);
-  detail_->setMinimumHeight(2 * detail_->fontMetrics().lineSpacing());
-  detail_->setAlignment(Qt::AlignLeft | Qt::AlignTop);
-  auto* layout = new QVBoxLayout(this);
-  layout->setContentsMargins(0, 0, 0, 0);
-  layout->setSpacing(2);
-  layout->addWidget(caption_);
-  layout->addWidget(detail_);
+  const HeatmapFrame frame = makeHeatmapFrame(this, tr("Error per 32×32 tile"));
+  caption_ = frame.caption;
+  detail_ = frame.detail;
+  auto* layout = frame.layout;
   if (ImGuiWidget::platformSupported()) {
     heatmap_ = new HeatmapWidget;
     heatmap_->setMinimumSize(280, 240);
@@ -63,13 +54,10 @@ TileErrorView::TileErrorView(QWidget* parent) : QWidget(parent) {
     heatmap_->setAxisNumbering(0, kTile);
     layout->addWidget(heatmap_, 1);
   } else {
-    auto* noGl = new QLabel(tr("The tile heatmap draws with OpenGL, which the \"%1\" Qt platform "
-                               "does not provide.")
-                                .arg(QGuiApplication::platformName()));
-    noGl->setObjectName("emptyState");
-    noGl->setAlignment(Qt::AlignCenter);
-    noGl->setWordWrap(true);
-    layout->addWidget(noGl, 1);
+    layout->addWidget(emptyStateLabel(tr("The tile heatmap draws with OpenGL, which the \"%1\" Qt "
+                                         "platform does not provide.")
+                                          .arg(QGuiApplication::platformName())),
+                      1);
   }
   clear(tr("Select a matrix in the table to see where its error sits."));
   applyTheme();

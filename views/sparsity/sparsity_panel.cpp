@@ -2,6 +2,7 @@
 
 #include "imgui/imgui_widget.h"
 #include "sparsity/attention_blocks_view.h"
+#include "sparsity/heatmap_frame.h"
 #include "sparsity/heatmap_widget.h"
 #include "sparsity/sparsity_curves_plot.h"
 #include "sparsity/sparsity_matrices.h"
@@ -94,13 +95,10 @@ SparsityPanel::SparsityPanel(QWidget* parent) : QWidget(parent) {
     heatmap_ = new HeatmapWidget;
     heatmapArea = heatmap_;
   } else {
-    auto* why = new QLabel(tr("The neuron heatmap draws with OpenGL, which the \"%1\" Qt platform "
-                              "does not provide. The curves and attention maps work without it.")
-                               .arg(QGuiApplication::platformName()));
-    why->setObjectName("emptyState");
-    why->setAlignment(Qt::AlignCenter);
-    why->setWordWrap(true);
-    heatmapArea = why;
+    heatmapArea = emptyStateLabel(tr("The neuron heatmap draws with OpenGL, which the \"%1\" Qt "
+                                     "platform does not provide. The curves and attention maps "
+                                     "work without it.")
+                                      .arg(QGuiApplication::platformName()));
   }
   auto* top = new QWidget;
   auto* topLayout = new QVBoxLayout(top);
