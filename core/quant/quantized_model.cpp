@@ -52,6 +52,16 @@ std::string shapeText(const std::vector<std::int64_t>& shape) {
   return "[" + s + "]";
 }
 
+// Building and loading accept the same back ends: those that run here on host memory.
+void requireHostBackend(kernels::Backend backend) {
+  if (backend == kernels::Backend::Cuda)
+    throw kernels::KernelUnavailable(
+        "a quantized model keeps its weights in host memory: run it on the reference or cpu back "
+        "end");
+  std::string why;
+  if (!kernels::backendAvailable(backend, &why)) throw kernels::KernelUnavailable(why);
+}
+
 }  // namespace
 
 QuantSpec parseQuantSpec(const std::string& text) {
@@ -97,12 +107,7 @@ std::vector<std::string> quantizableTensors(const ModelConfig& config) {
 QuantizedModel::QuantizedModel(const model::Transformer& fp32, const QuantSpec& spec,
                                kernels::Backend backend, const MatrixCallback& on_matrix)
     : spec_(spec), backend_(backend) {
-  if (backend == kernels::Backend::Cuda)
-    throw kernels::KernelUnavailable(
-        "a quantized model keeps its weights in host memory: run it on the reference or cpu back "
-        "end");
-  std::string why;
-  if (!kernels::backendAvailable(backend, &why)) throw kernels::KernelUnavailable(why);
+  requireHostBackend(backend);
   if (spec.codes == kernels::QuantType::Q8_0)
     throw std::invalid_argument("the codes must be a 4-bit type (q4_0 or iq4_nl)");
   model::Weights weights;
@@ -220,12 +225,7 @@ void QuantizedModel::save(const fs::path& dir) const {
 
 std::unique_ptr<QuantizedModel> QuantizedModel::load(const fs::path& dir,
                                                      kernels::Backend backend) {
-  if (backend == kernels::Backend::Cuda)
-    throw kernels::KernelUnavailable(
-        "a quantized model keeps its weights in host memory: run it on the reference or cpu back "
-        "end");
-  std::string why;
-  if (!kernels::backendAvailable(backend, &why)) throw kernels::KernelUnavailable(why);
+  requireHostBackend(backend);
   const auto file = dir / kWeightsFile;
   if (!fs::is_regular_file(file))
     throw ModelError(dir.string() + ": no " + kWeightsFile +
