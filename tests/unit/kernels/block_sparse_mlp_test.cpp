@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "darkroom/kernels/block_sparse_mlp.h"
+#include "fresh_seed.h"
 
 #ifdef DARKROOM_HAVE_CUDA
 #include <cuda_runtime.h>
@@ -21,12 +22,6 @@ namespace {
 
 using Index = std::int64_t;
 using Blocks = std::vector<std::int32_t>;
-
-// A fresh seed per test run, printed with every failure so that it can be replayed.
-std::uint32_t freshSeed() {
-  static const std::uint32_t seed = std::random_device{}();
-  return seed;
-}
 
 std::vector<float> randomVector(std::mt19937& rng, Index size) {
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "darkroom/kernels/quant_gemm.h"
+#include "fresh_seed.h"
 
 #ifdef DARKROOM_HAVE_CUDA
 #include <cuda_runtime.h>
@@ -23,11 +24,6 @@ namespace darkroom::kernels {
 namespace {
 
 using Index = std::int64_t;
-
-std::uint32_t freshSeed() {
-  static const std::uint32_t seed = std::random_device{}();
-  return seed;
-}
 
 // float → bf16 → float, round to nearest even (finite values).
 float roundToBf16(float v) {

@@ -15,16 +15,12 @@
 #include <vector>
 
 #include "darkroom/kernels/quant_matrix.h"
+#include "fresh_seed.h"
 
 namespace darkroom::kernels {
 namespace {
 
 using Index = std::int64_t;
-
-std::uint32_t freshSeed() {
-  static const std::uint32_t seed = std::random_device{}();
-  return seed;
-}
 
 Index padded(Index n) { return (n + 31) / 32 * 32; }
 
