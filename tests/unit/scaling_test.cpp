@@ -117,6 +117,15 @@ std::vector<std::uint64_t> seedsFor(std::uint64_t seed, int n) {
   return out;
 }
 
+// Greedy decoding of exactly `tokens` tokens (EOS does not stop it), so every length is known.
+SamplingOptions greedyFor(int tokens) {
+  SamplingOptions o;
+  o.temperature = 0;
+  o.max_new_tokens = tokens;
+  o.stop_at_eos = false;
+  return o;
+}
+
 // Greedy decoding the plain way: the whole sequence through the model for every token.
 std::vector<std::int32_t> plainGreedy(const model::Transformer& m, const std::string& prompt, int n) {
   std::vector<std::int64_t> ids;
@@ -264,10 +273,7 @@ TEST(VerifierReward, OutcomeIsTheAnswerAndProcessTheShareOfGoodSegments) {
 
 TEST(BatchDecoder, GreedyRowsEqualOneGreedyRowAndThePlainLoop) {
   Fixture f;
-  SamplingOptions o;
-  o.temperature = 0;
-  o.max_new_tokens = 24;
-  o.stop_at_eos = false;
+  const SamplingOptions o = greedyFor(24);
   BatchDecoder one(f.decodeModel());
   one.start(kPrompt, {}, {1});
   one.extend({0}, o);
@@ -363,10 +369,7 @@ TEST(BatchDecoder, FinishedRowsLeaveTheBatchAndEveryTokenIsCounted) {
 
 TEST(BatchDecoder, StopStringsEndTheTextWhereTheyComplete) {
   Fixture f;
-  SamplingOptions greedy;
-  greedy.temperature = 0;
-  greedy.max_new_tokens = 40;
-  greedy.stop_at_eos = false;
+  const SamplingOptions greedy = greedyFor(40);
   BatchDecoder d(f.decodeModel());
   d.start(kPrompt, {}, {1});
   d.extend({0}, greedy);
