@@ -26,18 +26,13 @@
 #include "jobs/job_bridge.h"
 #include "main_window.h"
 #include "theme/theme.h"
+#include "view_test_util.h"
 
 using namespace darkroom;
 using namespace darkroom::views;
+using test::saveScreenshot;
 
 namespace {
-
-void saveScreenshot(QWidget* widget, const QString& name) {
-  QDir().mkpath(DARKROOM_SCREENSHOT_DIR);
-  const QString file = QString(DARKROOM_SCREENSHOT_DIR) + "/" + name + ".png";
-  QVERIFY2(widget->grab().save(file), qPrintable("cannot save " + file));
-  qInfo("screenshot: %s", qPrintable(file));
-}
 
 int points(QCustomPlot* plot) {
   int n = 0;

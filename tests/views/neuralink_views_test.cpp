@@ -28,9 +28,12 @@
 #include "neuralink/zoom_neuron_model.h"
 #include "sparsity/heatmap_widget.h"
 #include "theme/theme.h"
+#include "view_test_util.h"
 
 using namespace darkroom;
 using namespace darkroom::views;
+using test::saveScreenshot;
+using test::waitFrames;
 namespace nl = darkroom::neuralink;
 
 namespace {
@@ -91,18 +94,6 @@ double diagonalShare(const Array2D& m, std::int64_t band) {
       if (std::abs(r - c) <= band) near += m.at(r, c);
     }
   return total > 0 ? near / total : 0;
-}
-
-void saveScreenshot(QWidget* widget, const QString& name) {
-  QDir().mkpath(DARKROOM_SCREENSHOT_DIR);
-  const QString file = QString(DARKROOM_SCREENSHOT_DIR) + "/" + name + ".png";
-  QVERIFY2(widget->grab().save(file), qPrintable("cannot save " + file));
-  qInfo("screenshot: %s", qPrintable(file));
-}
-
-bool waitFrames(const ImGuiWidget& widget, quint64 frames) {
-  const quint64 target = widget.frameCount() + frames;
-  return QTest::qWaitFor([&] { return widget.frameCount() >= target; }, 5000);
 }
 
 // Places layer 0 of the panel's statistics with `method` through the panel's job.

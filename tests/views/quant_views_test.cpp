@@ -43,9 +43,12 @@
 #include "quant/tts_sweep_form.h"
 #include "sparsity/heatmap_widget.h"
 #include "theme/theme.h"
+#include "view_test_util.h"
 
 using namespace darkroom;
 using namespace darkroom::views;
+using test::saveScreenshot;
+using test::waitFrames;
 
 namespace {
 
@@ -180,18 +183,6 @@ std::vector<TtsPoint> knownFrontier() {
 std::vector<std::size_t> sorted(std::vector<std::size_t> v) {
   std::sort(v.begin(), v.end());
   return v;
-}
-
-void saveScreenshot(QWidget* widget, const QString& name) {
-  QDir().mkpath(DARKROOM_SCREENSHOT_DIR);
-  const QString file = QString(DARKROOM_SCREENSHOT_DIR) + "/" + name + ".png";
-  QVERIFY2(widget->grab().save(file), qPrintable("cannot save " + file));
-  qInfo("screenshot: %s", qPrintable(file));
-}
-
-bool waitFrames(const ImGuiWidget& widget, quint64 frames) {
-  const quint64 target = widget.frameCount() + frames;
-  return QTest::qWaitFor([&] { return widget.frameCount() >= target; }, 5000);
 }
 
 // Shows the panel in the dark theme, then the light one, and saves both.

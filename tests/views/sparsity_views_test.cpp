@@ -24,9 +24,12 @@
 #include "sparsity/sparsity_matrices.h"
 #include "sparsity/sparsity_panel.h"
 #include "theme/theme.h"
+#include "view_test_util.h"
 
 using namespace darkroom;
 using namespace darkroom::views;
+using test::saveScreenshot;
+using test::waitFrames;
 
 namespace {
 
@@ -90,13 +93,6 @@ Array2D randomMatrix(std::int64_t rows, std::int64_t cols) {
   return m;
 }
 
-void saveScreenshot(QWidget* widget, const QString& name) {
-  QDir().mkpath(DARKROOM_SCREENSHOT_DIR);
-  const QString file = QString(DARKROOM_SCREENSHOT_DIR) + "/" + name + ".png";
-  QVERIFY2(widget->grab().save(file), qPrintable("cannot save " + file));
-  qInfo("screenshot: %s", qPrintable(file));
-}
-
 bool sameColor(QRgb pixel, const Rgba8& expected) {
   return std::abs(qRed(pixel) - expected.r) <= 2 && std::abs(qGreen(pixel) - expected.g) <= 2 &&
          std::abs(qBlue(pixel) - expected.b) <= 2;
@@ -104,12 +100,6 @@ bool sameColor(QRgb pixel, const Rgba8& expected) {
 
 Rgba8 expectedColor(const HeatmapWidget& heatmap, float value) {
   return colormapTable()[std::size_t(heatmap.colorScale().position(value) * 255.0f + 0.5f)];
-}
-
-// Lets the widget draw `frames` more frames (it repaints ~30 times a second while shown).
-bool waitFrames(const ImGuiWidget& widget, quint64 frames) {
-  const quint64 target = widget.frameCount() + frames;
-  return QTest::qWaitFor([&] { return widget.frameCount() >= target; }, 5000);
 }
 
 void sendWheel(QWidget* widget, QPointF at, int notches, Qt::KeyboardModifiers modifiers = {}) {

@@ -31,22 +31,17 @@
 #include "runs/run_tree_model.h"
 #include "runs/runs_panel.h"
 #include "sparsity/sparsity_panel.h"
+#include "view_test_util.h"
 
 using namespace darkroom;
 using namespace darkroom::views;
+using test::saveScreenshot;
 
 namespace {
 
 std::mt19937_64& rng() {
   static std::mt19937_64 engine(std::random_device{}());
   return engine;
-}
-
-void saveScreenshot(QWidget* widget, const QString& name) {
-  QDir().mkpath(DARKROOM_SCREENSHOT_DIR);
-  QString file = QString(DARKROOM_SCREENSHOT_DIR) + "/" + name + ".png";
-  QVERIFY2(widget->grab().save(file), qPrintable("cannot save " + file));
-  qInfo("screenshot: %s", qPrintable(file));
 }
 
 bool imageHasDetail(const QImage& image) {
