@@ -112,6 +112,17 @@ void PrintTo(const Variant& v, std::ostream* os) { *os << v.family << " " << v.s
 
 class QuantizedForward : public ::testing::TestWithParam<Variant> {};
 
+// How far the Cpu back end's model may be from the dequantized float32 one. On a CPU with
+// AVX512-BF16 the tile kernel for 4-bit codes computes as the NPU does, W4A16: activations and
+// scaled weights rounded to bf16 (8 significant bits, ≤ 2^-7 relative per product), which leaves
+// the logits of these tiny random models within a few percent; float32 kernels differ only in
+// summation order.
+double cpuTolerance(const std::string& spec) {
+  const bool bf16 = std::string(kernels::quantGemmCpuIsa()) == "avx512-bf16" &&
+                    spec.rfind("tile-", 0) == 0 && spec != "tile-q8_0";
+  return bf16 ? 5e-2 : 1e-4;
+}
+
 }  // namespace
 
 TEST_P(QuantizedForward, LinearHooksMatchTheDequantizedModel) {
@@ -128,7 +139,8 @@ TEST_P(QuantizedForward, LinearHooksMatchTheDequantizedModel) {
   // No cache: only the projections go through the kernels.
   auto got = q.transformer().forward(tokens, nullptr, nullptr, &q.hooks());
   auto want = deq.forward(tokens);
-  EXPECT_LT(relDiff(got, want), 1e-4) << GetParam().family << " " << GetParam().spec;
+  const double tolerance = cpuTolerance(GetParam().spec);
+  EXPECT_LT(relDiff(got, want), tolerance) << GetParam().family << " " << GetParam().spec;
   // The quantized model is not the float32 one.
   EXPECT_GT(relDiff(want, fp32.forward(tokens)), 1e-4);
   // The scalar reference kernels give the same model.
@@ -163,16 +175,17 @@ TEST_P(QuantizedForward, DecodingWithTheCacheMatchesTheFullForward) {
   };
   // Float softmax: the same numbers as ATen's attention up to summation order.
   q.setSoftmax(kernels::SoftmaxExp::Float);
-  EXPECT_LT(relDiff(decode(), want), 1e-4) << "prompt " << prompt << " of " << length;
+  const double tolerance = cpuTolerance(GetParam().spec);
+  EXPECT_LT(relDiff(decode(), want), tolerance) << "prompt " << prompt << " of " << length;
   // LUT softmax: exp through an fp16 table, a few 1e-4 relative per probability.
   q.setSoftmax(kernels::SoftmaxExp::Lut);
   const auto lut = decode();
-  EXPECT_LT(relDiff(lut, want), 5e-3) << "prompt " << prompt << " of " << length;
+  EXPECT_LT(relDiff(lut, want), std::max(5e-3, tolerance)) << "prompt " << prompt << " of " << length;
   // The reference kernels use the same table.
   QuantizedModel ref(fp32, q.spec(), kernels::Backend::Reference);
   model::KVCache cache;
   auto prefill = ref.transformer().forward(tokens, &cache, nullptr, &ref.hooks());
-  EXPECT_LT(relDiff(prefill, lut), 1e-4);
+  EXPECT_LT(relDiff(prefill, lut), tolerance);
 }
 
 INSTANTIATE_TEST_SUITE_P(Quant, QuantizedForward,
