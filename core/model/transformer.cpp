@@ -21,18 +21,6 @@ at::Tensor activate(const std::string& name, const at::Tensor& x) {
   return at::gelu(x);
 }
 
-// LayerNorm and RMSNorm in float32, as the reference implementations do for half inputs.
-at::Tensor layerNorm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, double eps) {
-  auto y = at::layer_norm(x.to(at::kFloat), {x.size(-1)}, w.to(at::kFloat), b.to(at::kFloat), eps);
-  return y.to(x.scalar_type());
-}
-
-at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) {
-  auto xf = x.to(at::kFloat);
-  auto y = xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps);
-  return w * y.to(x.scalar_type());
-}
-
 // Rotary embeddings, "rotate half" convention: dims [0, d/2) pair with [d/2, d).
 at::Tensor rotary(const at::Tensor& x, std::int64_t past, double theta) {
   const std::int64_t length = x.size(2), dim = x.size(3);
@@ -48,6 +36,17 @@ at::Tensor rotary(const at::Tensor& x, std::int64_t past, double theta) {
 }
 
 }  // namespace
+
+at::Tensor layerNorm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, double eps) {
+  auto y = at::layer_norm(x.to(at::kFloat), {x.size(-1)}, w.to(at::kFloat), b.to(at::kFloat), eps);
+  return y.to(x.scalar_type());
+}
+
+at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) {
+  auto xf = x.to(at::kFloat);
+  auto y = xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps);
+  return w * y.to(x.scalar_type());
+}
 
 std::vector<TensorSpec> expectedTensors(const ModelConfig& c) {
   const std::int64_t h = c.hidden_size, f = c.intermediate_size, v = c.vocab_size;

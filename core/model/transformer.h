@@ -70,6 +70,11 @@ struct ForwardHooks {
   std::int64_t first_position = 0;
 };
 
+// LayerNorm and RMSNorm in float32, as the reference implementations do for half inputs.
+at::Tensor layerNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                     double eps);
+at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps);
+
 class Transformer {
  public:
   // Checks that every expected tensor is present with its shape; throws ModelError naming the

@@ -14,18 +14,9 @@ bool endsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// The norms exactly as the transformer computes them (float32 inside), so that the recovered
-// hidden state matches its own bit for bit.
-at::Tensor layerNorm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, double eps) {
-  auto y = at::layer_norm(x.to(at::kFloat), {x.size(-1)}, w.to(at::kFloat), b.to(at::kFloat), eps);
-  return y.to(x.scalar_type());
-}
-
-at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) {
-  auto xf = x.to(at::kFloat);
-  auto y = xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps);
-  return w * y.to(x.scalar_type());
-}
+// The transformer's own norms, so that the recovered hidden state matches its own bit for bit.
+using model::layerNorm;
+using model::rmsNorm;
 
 std::string solutionLine(const std::string& solution) {
   return solution.substr(0, solution.find('\n'));
