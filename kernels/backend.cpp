@@ -1,5 +1,7 @@
 #include "darkroom/kernels/backend.h"
 
+#include <iterator>
+
 #include "darkroom/kernels/cuda_device.h"
 
 namespace darkroom::kernels {
@@ -34,6 +36,24 @@ bool backendAvailable(Backend backend, std::string* why) {
     }
   }
   return no("unknown back end");
+}
+
+void requireBackend(Backend backend, const char* what) {
+  struct Answer {
+    bool ok;
+    std::string why;
+  };
+  auto ask = [](Backend b) {
+    Answer answer{};
+    answer.ok = backendAvailable(b, &answer.why);
+    return answer;
+  };
+  static const Answer answers[] = {ask(Backend::Reference), ask(Backend::Cpu), ask(Backend::Cuda)};
+  const auto index = static_cast<std::size_t>(backend);
+  if (index >= std::size(answers)) throw KernelUnavailable(std::string(what) + ": unknown back end");
+  if (!answers[index].ok)
+    throw KernelUnavailable(std::string(what) + " (" + backendName(backend) + "): " +
+                            answers[index].why);
 }
 
 Backend bestHostBackend() {

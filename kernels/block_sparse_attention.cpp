@@ -32,25 +32,8 @@ void require(const void* p, const char* name) {
 
 // Cuda layouts live in device memory, so only Reference and Cpu layouts are read here.
 void checkBackend(Backend backend, const AttentionLayout& layout) {
-  std::string why;
-  if (backend == Backend::Cuda) {
-#ifndef DARKROOM_HAVE_CUDA
-    throw KernelUnavailable("block-sparse attention: this build has no CUDA kernels");
-#else
-    // Asked once: the GPUs of a process do not come and go, and the query is not free.
-    static const std::string cuda_missing = [] {
-      std::string reason;
-      return backendAvailable(Backend::Cuda, &reason) ? std::string() : reason;
-    }();
-    if (!cuda_missing.empty())
-      throw KernelUnavailable("block-sparse attention (cuda): " + cuda_missing);
-    return;
-#endif
-  }
-  if (!backendAvailable(backend, &why))
-    throw KernelUnavailable(std::string("block-sparse attention (") + backendName(backend) +
-                            "): " + why);
-  validateAttentionLayout(layout);
+  requireBackend(backend, "block-sparse attention");
+  if (backend != Backend::Cuda) validateAttentionLayout(layout);
 }
 
 }  // namespace

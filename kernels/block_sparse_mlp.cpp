@@ -74,34 +74,6 @@ bool hostBackend(Backend backend) {
   return backend == Backend::Reference || backend == Backend::Cpu;
 }
 
-// Throws KernelUnavailable when `backend` cannot run here. The answer cannot change while the
-// process runs, so it is computed once (CUDA's device query is not free).
-void requireAvailable(Backend backend) {
-  if (backend == Backend::Reference) return;
-#ifndef DARKROOM_HAVE_CUDA
-  if (backend == Backend::Cuda)
-    throw KernelUnavailable(
-        "this build has no CUDA kernels (nvcc was not found at configure time); use the "
-        "reference or cpu back end");
-#endif
-  struct Answer {
-    bool ok;
-    std::string why;
-  };
-  auto ask = [](Backend b) {
-    Answer answer{};
-    answer.ok = backendAvailable(b, &answer.why);
-    return answer;
-  };
-  static const Answer cpu = ask(Backend::Cpu);
-  if (backend == Backend::Cpu) {
-    if (!cpu.ok) throw KernelUnavailable(cpu.why);
-    return;
-  }
-  static const Answer cuda = ask(Backend::Cuda);
-  if (!cuda.ok) throw KernelUnavailable(cuda.why);
-}
-
 // Everything gatherNT and scatterNN share: sizes, layout, availability. Returns the compact width
 // (for Cuda, widthBound: the kernels find the exact width on the device).
 std::int64_t prepare(const char* op, Backend backend, std::int64_t rows, std::int64_t k,
@@ -114,7 +86,7 @@ std::int64_t prepare(const char* op, Backend backend, std::int64_t rows, std::in
   } else {
     bad(op, "unknown back end " + std::to_string(static_cast<int>(backend)));
   }
-  requireAvailable(backend);
+  requireBackend(backend, op);
   return hostBackend(backend) ? hostWidth(n, layout.blocks, layout.count, layout.block)
                               : widthBound(layout.count, layout.block);
 }

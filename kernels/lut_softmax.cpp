@@ -55,25 +55,6 @@ void checkScale(const char* what, float scale) {
     bad(what, "scale must be positive and finite, got " + std::to_string(scale));
 }
 
-// Nothing falls back: a back end that cannot run here is an error.
-void checkBackend(const char* what, Backend backend) {
-  if (backend == Backend::Cuda) {
-#ifndef DARKROOM_HAVE_CUDA
-    throw KernelUnavailable(std::string(what) + ": this build has no CUDA kernels");
-#else
-    // Asked once: the GPUs of a process do not come and go, and the query is not free.
-    static const std::string cuda_missing = [] {
-      std::string reason;
-      return backendAvailable(Backend::Cuda, &reason) ? std::string() : reason;
-    }();
-    if (!cuda_missing.empty()) throw KernelUnavailable(std::string(what) + " (cuda): " + cuda_missing);
-    return;
-#endif
-  }
-  std::string why;
-  if (!backendAvailable(backend, &why))
-    throw KernelUnavailable(std::string(what) + " (" + backendName(backend) + "): " + why);
-}
 
 // a · b with a check that the product of the sizes stays far from overflow.
 std::int64_t product(const char* what, std::initializer_list<std::int64_t> sizes) {
@@ -127,7 +108,7 @@ void softmaxRows(Backend backend, SoftmaxExp mode, float* x, std::int64_t rows, 
   if (mode != SoftmaxExp::Lut && mode != SoftmaxExp::Float) bad(what, "unknown SoftmaxExp mode");
   checkScale(what, scale);
   if (product(what, {rows, cols}) > 0 && !x) bad(what, "x is null");
-  checkBackend(what, backend);
+  requireBackend(backend, what);  // nothing falls back
   if (rows == 0 || cols == 0) return;
   switch (backend) {
     case Backend::Reference: return detail::softmaxRowsRef(mode, x, rows, cols, scale);
@@ -169,7 +150,7 @@ void cachedAttention(Backend backend, SoftmaxExp mode, const AttentionShape& s, 
   if (!k) bad(what, "k is null");
   if (!v) bad(what, "v is null");
   if (!out) bad(what, "out is null");
-  checkBackend(what, backend);
+  requireBackend(backend, what);  // nothing falls back
   switch (backend) {
     case Backend::Reference: return detail::cachedAttentionRef(mode, s, q, k, v, scale, out);
     case Backend::Cpu: return detail::cachedAttentionAvx2(mode, s, q, k, v, scale, out);

@@ -19,34 +19,6 @@ void checkBackend(const char* op, Backend backend) {
     bad(op, "unknown back end " + std::to_string(static_cast<int>(backend)));
 }
 
-// Throws KernelUnavailable when `backend` cannot run here. The answer cannot change while the
-// process runs, so it is computed once (CUDA's device query is not free).
-void requireAvailable(Backend backend) {
-  if (backend == Backend::Reference) return;
-#ifndef DARKROOM_HAVE_CUDA
-  if (backend == Backend::Cuda)
-    throw KernelUnavailable(
-        "this build has no CUDA kernels (nvcc was not found at configure time); use the "
-        "reference or cpu back end");
-#endif
-  struct Answer {
-    bool ok;
-    std::string why;
-  };
-  auto ask = [](Backend b) {
-    Answer answer{};
-    answer.ok = backendAvailable(b, &answer.why);
-    return answer;
-  };
-  static const Answer cpu = ask(Backend::Cpu);
-  if (backend == Backend::Cpu) {
-    if (!cpu.ok) throw KernelUnavailable(cpu.why);
-    return;
-  }
-  static const Answer cuda = ask(Backend::Cuda);
-  if (!cuda.ok) throw KernelUnavailable(cuda.why);
-}
-
 void checkProduct(const char* op, std::int64_t rows, std::int64_t cols, const float* x,
                   std::int64_t batch, float* y) {
   if (rows <= 0 || cols <= 0)
@@ -81,7 +53,7 @@ void quantGemm(Backend backend, const QuantMatrixView& w, const float* x, std::i
             "Dequant::Lut");
   checkProduct(op, w.rows, w.cols, x, batch, y);
   if (!w.data) bad(op, "the packed weight's data is null");
-  requireAvailable(backend);
+  requireBackend(backend, op);
   switch (backend) {
     case Backend::Reference: return detail::quantGemmRef(w, x, batch, y, mode);
     case Backend::Cpu: return detail::quantGemmAvx2(w, x, batch, y, mode);
@@ -100,7 +72,7 @@ void denseGemm(Backend backend, const float* w, std::int64_t rows, std::int64_t 
   checkBackend(op, backend);
   checkProduct(op, rows, cols, x, batch, y);
   if (!w) bad(op, "w is null; it must hold rows x cols floats");
-  requireAvailable(backend);
+  requireBackend(backend, op);
   switch (backend) {
     case Backend::Reference: return detail::denseGemmRef(w, rows, cols, x, batch, y);
     case Backend::Cpu: return detail::denseGemmAvx2(w, rows, cols, x, batch, y);

@@ -17,6 +17,9 @@ struct KernelUnavailable : std::runtime_error {
 const char* backendName(Backend backend);
 // Whether `backend` can run in this process, and if not, why ("this CPU has no AVX2", ...).
 bool backendAvailable(Backend backend, std::string* why = nullptr);
+// Throws KernelUnavailable "<what> (<back end>): <why>" when `backend` cannot run here. Each
+// back end is asked once per process: its answer cannot change, and CUDA's query is not free.
+void requireBackend(Backend backend, const char* what);
 // The fastest back end for host memory: Cpu when available, else Reference.
 Backend bestHostBackend();
 
