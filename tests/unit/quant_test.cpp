@@ -115,12 +115,13 @@ class QuantizedForward : public ::testing::TestWithParam<Variant> {};
 // How far the Cpu back end's model may be from the dequantized float32 one. On a CPU with
 // AVX512-BF16 the tile kernel for 4-bit codes computes as the NPU does, W4A16: activations and
 // scaled weights rounded to bf16 (8 significant bits, ≤ 2^-7 relative per product), which leaves
-// the logits of these tiny random models within a few percent; float32 kernels differ only in
-// summation order.
+// the logits of these tiny random models a few percent apart (up to ~5% seen over many seeds);
+// the kernel's own bound is checked in kernel_tests. Float32 kernels differ only in summation
+// order.
 double cpuTolerance(const std::string& spec) {
   const bool bf16 = std::string(kernels::quantGemmCpuIsa()) == "avx512-bf16" &&
                     spec.rfind("tile-", 0) == 0 && spec != "tile-q8_0";
-  return bf16 ? 5e-2 : 1e-4;
+  return bf16 ? 1e-1 : 1e-4;
 }
 
 }  // namespace
@@ -185,7 +186,8 @@ TEST_P(QuantizedForward, DecodingWithTheCacheMatchesTheFullForward) {
   QuantizedModel ref(fp32, q.spec(), kernels::Backend::Reference);
   model::KVCache cache;
   auto prefill = ref.transformer().forward(tokens, &cache, nullptr, &ref.hooks());
-  EXPECT_LT(relDiff(prefill, lut), tolerance);
+  // Same table, other summation order and running-max rescales (prefill vs one key at a time).
+  EXPECT_LT(relDiff(prefill, lut), std::max(5e-4, tolerance));
 }
 
 INSTANTIATE_TEST_SUITE_P(Quant, QuantizedForward,
