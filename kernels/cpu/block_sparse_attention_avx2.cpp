@@ -22,32 +22,13 @@
 #include <vector>
 
 #include "block_sparse_attention_impl.h"
+#include "cpu/avx2_lanes.h"
 
 namespace darkroom::kernels::detail {
 
 namespace {
 
 using i64 = std::int64_t;
-
-// Lanes 0..n-1 on (n clamped to 0..8), for masked loads and stores of a tail.
-inline __m256i laneMask(i64 n) {
-  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::max<i64>(0, std::min<i64>(n, 8)))), iota);
-}
-
-inline float hsum(__m256 x) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-inline float hmax(__m256 x) {
-  __m128 s = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_max_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // e^x for x <= 0 (scores minus their row maximum): x = n·ln2 + r with |r| <= ln2/2, e^r from a
 // degree-6 polynomial (relative error about 1e-7), 2^n put straight into the exponent bits.

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "lut_softmax_impl.h"
+#include "cpu/avx2_lanes.h"
 
 namespace darkroom::kernels::detail {
 
@@ -30,26 +31,6 @@ namespace {
 using i64 = std::int64_t;
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-
-inline float hsum(__m256 x) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-inline float hmax(__m256 x) {
-  __m128 s = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_max_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-// Lanes 0..n-1 on (n clamped to 0..8).
-inline __m256i laneMask(i64 n) {
-  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::clamp<i64>(n, 0, 8))), iota);
-}
 
 // table[fp16 bits of t, sign dropped] for eight t's. -inf and NaN land on the Inf/NaN patterns,
 // whose entries are 0.
