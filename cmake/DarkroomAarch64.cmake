@@ -11,3 +11,12 @@ if(NOT DARKROOM_AGENT_AARCH64 STREQUAL "OFF")
                         "(apt-get install g++-aarch64-linux-gnu)")
   endif()
 endif()
+
+# Where the host build finds the aarch64 agent once darkroom_add_aarch64_build() has built it.
+set(DARKROOM_AGENT_AARCH64_PATH "${CMAKE_BINARY_DIR}/aarch64/device_bridge/agent/darkroom-agent")
+
+# The static aarch64 agent: this same source tree configured with the cross toolchain and
+# DARKROOM_AGENT_ONLY, built as an external project of the host build (target darkroom_aarch64).
+function(darkroom_add_aarch64_build)
+  # Written with the cross build.
+endfunction()

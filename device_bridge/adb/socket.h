@@ -1,0 +1,2 @@
+// Placeholder while this part is being written.
+#pragma once

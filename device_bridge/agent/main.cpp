@@ -1,0 +1,2 @@
+// Placeholder while this part is being written.
+int main() { return 1; }

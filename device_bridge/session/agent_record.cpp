@@ -1,0 +1,1 @@
+// Placeholder while this part is being written.
