@@ -35,6 +35,15 @@ std::string encodeRequest(std::string_view payload);
 std::size_t parseLengthPrefix(std::string_view four_hex_digits,
                               std::size_t limit = kMaxRequestPayload);
 
+// The server answers a request with "OKAY" or "FAIL" + 4 hex digits + message. Returns true for
+// OKAY, false for FAIL; throws ProtocolError (quoting the bytes) for anything else.
+bool parseStatus(std::string_view four_bytes);
+// "FAIL" + length-prefixed message, as the server sends it (for fake servers in tests).
+std::string encodeFail(std::string_view message);
+
+// Bytes for an error message: quoted, non-printables as \xNN, cut after max_bytes.
+std::string printableBytes(std::string_view bytes, std::size_t max_bytes = 40);
+
 // One line of `host:devices-l` or `host:track-devices-l`:
 //   "SERIAL\tdevice product:x model:y device:z transport_id:1"  (or space separated)
 struct DeviceEntry {
@@ -47,6 +56,9 @@ struct DeviceEntry {
 };
 // Parses a whole listing (empty lines ignored). Throws ProtocolError on a line without a state.
 std::vector<DeviceEntry> parseDeviceList(std::string_view text);
+// The inverse for well-formed entries ("SERIAL\tSTATE key:value ..."; an empty value is written
+// as the bare key), used by fake servers and to check the parser.
+std::string formatDeviceList(const std::vector<DeviceEntry>& devices);
 
 // Shell protocol v2: [id:1][length:4 LE][payload]. Ids from adb's shell_protocol.h.
 enum class ShellPacketId : std::uint8_t {
@@ -82,6 +94,8 @@ class ShellPacketParser {
 // DONE carries the mtime in arg. Replies: OKAY, FAIL (+ message), DATA, DONE, STAT (v1: mode,
 // size, mtime), DENT (listing).
 constexpr std::size_t kSyncHeaderBytes = 8;
+// adbd refuses sync request paths (SEND's "path,mode" included) longer than this.
+constexpr std::size_t kSyncPathMax = 1024;
 struct SyncHeader {
   std::string id;  // 4 characters
   std::uint32_t arg = 0;
@@ -89,7 +103,8 @@ struct SyncHeader {
 std::string encodeSyncHeader(std::string_view id, std::uint32_t arg);
 // "SEND" + path + ",mode" as adb expects it (mode in decimal).
 std::string encodeSyncSend(std::string_view remote_path, std::uint32_t mode);
-std::string encodeSyncRequest(std::string_view id, std::string_view path);  // STAT, RECV, LIST
+// STAT, RECV, LIST. Throws ProtocolError for a path over kSyncPathMax.
+std::string encodeSyncRequest(std::string_view id, std::string_view path);
 SyncHeader parseSyncHeader(std::string_view eight_bytes);  // throws on short input
 // STAT (v1) reply after its id: mode, size, mtime, each 4 bytes LE (12 bytes).
 struct SyncStat {
@@ -98,6 +113,8 @@ struct SyncStat {
   std::uint32_t mtime = 0;
 };
 SyncStat parseSyncStatV1(std::string_view twelve_bytes);
+// "STAT" + the 12 bytes above: the device's reply to a STAT request.
+std::string encodeSyncStatV1(const SyncStat& stat);
 
 std::uint32_t readLe32(const unsigned char* p);
 void appendLe32(std::string& out, std::uint32_t v);
