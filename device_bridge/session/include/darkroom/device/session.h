@@ -5,6 +5,7 @@
 // comparison, and starts darkroom-simphone for users and tests without a phone. No Qt.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -12,6 +13,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "darkroom/adb/client.h"
@@ -42,6 +45,8 @@ DeviceDescription describeDevice(adb::Client& client, const std::string& serial)
 // host's own ABI ("x86_64" here). Throws DeviceError saying what to install and rebuild when that
 // build does not exist.
 std::filesystem::path agentBinaryForAbi(const std::string& abi);
+// The ABI of the machine Darkroom runs on, as Android names it: "x86_64" or "arm64-v8a".
+std::string hostAbi();
 // darkroom-simphone next to the running program or in the build tree.
 std::filesystem::path simphoneBinary();
 
@@ -86,6 +91,11 @@ class DeviceSession {
   // Pushes `local` to kDeviceWorkDir/<file name> (same skip rule), verifies the device-side
   // sha256 after the transfer and throws DeviceError when it differs.
   PushReport pushFile(const std::filesystem::path& local, JobContext& ctx);
+  // The same to any remote path (its folder must exist; kDeviceWorkDir is created), with the
+  // given mode: skipped when the device has the same sha256, verified on the device afterwards.
+  // A device that disappears mid-transfer gives a DeviceError saying it went away.
+  PushReport pushFileTo(const std::filesystem::path& local, const std::string& remote,
+                        JobContext& ctx, std::uint32_t mode = 0644);
   // sha256 of a device file (sha256sum on the device); empty when the file does not exist.
   std::string remoteSha256(const std::string& remote);
   // Runs `darkroom-agent <subcommand> --workdir kDeviceWorkDir args...`, calling on_record for
@@ -96,8 +106,11 @@ class DeviceSession {
                                     const RecordFn& on_record, JobContext& ctx);
 
  private:
+  void ensureWorkDir();
+  void stopRemoteProcess(const std::string& pid);
   adb::Client& client_;
   DeviceDescription device_;
+  bool work_dir_ready_ = false;
 };
 
 struct ProfileRequest {
@@ -127,13 +140,30 @@ ProfileResult runProfile(Store& store, adb::Client& client, const std::string& s
                          JobContext& ctx);
 
 // Stored profiles with their device, newest first; `kind` empty = all kinds.
+// The payload's first line is a header of ours, a record of type "request":
+//   {"v":1,"cmd":KIND,"type":"request","t_ms":0,"label":TEXT,"args":[agent args],
+//    "inputs":[{"role":"layout"|"trace","file","remote","bytes","sha256"}],
+//    "device":{"serial","model","abi","fingerprint"},"simulated":BOOL,
+//    "storage":{info's storage fields, flash kinds only}}
+// followed by the agent's lines exactly as it printed them.
 struct StoredProfile {
   DeviceProfile row;
   Device device;
   std::string label;
-  std::vector<AgentRecord> records;
+  AgentRecord request;               // the header line (type "request")
+  std::vector<AgentRecord> records;  // the agent's records, header excluded
 };
 std::vector<StoredProfile> loadProfiles(const Store& store, const std::string& kind = {});
+
+// The few numbers that sum a profile up, for comparing devices and layouts side by side (the
+// CLI's `device profiles` and the Devices panel show the same): flash-sweep peak MB/s and the
+// best 4 KiB random IOPS; flash-replay p50/p99 ms and effective MB/s; kernels GEMV ms at batch
+// 1 and 8; monitor's hottest zone and mean load; info's cores, memory and storage.
+struct ProfileHeadline {
+  std::vector<std::pair<std::string, double>> numbers;  // stable keys, e.g. "peak_mb_s"
+  std::string text;                                     // one line for a table cell
+};
+ProfileHeadline profileHeadline(const std::string& kind, const std::vector<AgentRecord>& records);
 
 // darkroom-simphone as a child process, connected to the adb server (`host:connect`); killed
 // and disconnected on destruction. For tests, the CLI and the Devices panel.
@@ -157,12 +187,19 @@ class SimulatedPhone {
   void unplug();
 
  private:
+  void start(const std::filesystem::path& binary, const Options& options);
+  void waitOnline();
+  void shutdown();
   adb::Client& client_;
   std::filesystem::path sandbox_;
   bool own_sandbox_ = false;
   int pid_ = -1;
   int port_ = 0;
   std::string serial_;
+  bool connected_ = false;
+  int out_fd_ = -1;                     // the phone's stdout, drained after "listening ..."
+  std::atomic<bool> stop_drain_{false};
+  std::thread drain_;
 };
 
 }  // namespace darkroom::device
