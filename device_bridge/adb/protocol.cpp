@@ -211,6 +211,53 @@ std::string formatDeviceList(const std::vector<DeviceEntry>& devices) {
   return out;
 }
 
+// --- getprop ------------------------------------------------------------------------------------
+
+std::map<std::string, std::string> parseGetprop(std::string_view text) {
+  std::map<std::string, std::string> props;
+  std::string pending_key;  // non-empty while a multi-line value is being read
+  std::string pending_value;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    std::string_view line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!pending_key.empty()) {
+      pending_value += '\n';
+      if (!line.empty() && line.back() == ']') {
+        pending_value.append(line.substr(0, line.size() - 1));
+        props[pending_key] = std::move(pending_value);
+        pending_key.clear();
+        pending_value.clear();
+      } else {
+        pending_value.append(line);
+      }
+      continue;
+    }
+    if (line.empty()) continue;
+    const std::size_t sep = line.find("]: [");
+    if (line.front() != '[' || sep == std::string_view::npos || sep == 1) {
+      throw ProtocolError("getprop printed a line that is not \"[name]: [value]\": " +
+                          printableBytes(line, 120));
+    }
+    std::string key(line.substr(1, sep - 1));
+    const std::string_view rest = line.substr(sep + 4);
+    if (!rest.empty() && rest.back() == ']') {
+      props[std::move(key)] = std::string(rest.substr(0, rest.size() - 1));
+    } else {
+      pending_key = std::move(key);
+      pending_value = std::string(rest);
+    }
+  }
+  if (!pending_key.empty()) {
+    throw ProtocolError("getprop output ended inside the value of [" + pending_key +
+                        "]: " + printableBytes(pending_value, 120));
+  }
+  return props;
+}
+
 // --- shell protocol v2 -------------------------------------------------------------------------
 
 std::string encodeShellPacket(ShellPacketId id, std::string_view data) {

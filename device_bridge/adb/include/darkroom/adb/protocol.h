@@ -116,6 +116,11 @@ SyncStat parseSyncStatV1(std::string_view twelve_bytes);
 // "STAT" + the 12 bytes above: the device's reply to a STAT request.
 std::string encodeSyncStatV1(const SyncStat& stat);
 
+// `getprop` output: "[name]: [value]" per line. A value that spans lines (one ending without
+// ']') continues on the following lines until one ends with ']'. Empty lines are skipped;
+// anything else throws ProtocolError quoting the line.
+std::map<std::string, std::string> parseGetprop(std::string_view text);
+
 std::uint32_t readLe32(const unsigned char* p);
 void appendLe32(std::string& out, std::uint32_t v);
 
