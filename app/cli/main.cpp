@@ -8,6 +8,11 @@
 using namespace darkroom;
 using namespace darkroom::cli;
 
+namespace darkroom::cli {
+// device_command.cpp: takes the raw words, as what follows "--" belongs to the device.
+int deviceCommand(const Context& ctx, const std::vector<std::string>& words);
+}  // namespace darkroom::cli
+
 static const char* kHelp = R"(usage: darkroom-cli [--workspace DIR] COMMAND [ARGS] [--help]
 
 Darkroom: see, launch and measure sparse fine-tuning, flash placement and NPU quantization.
@@ -29,6 +34,7 @@ commands:
   kbench                NPU kernels: quantized GEMV vs batch, LUT vs plain dequant and softmax
   tts                   test-time scaling: Best-of-N / beam search sweep over budgets N
   info                  the compute runtime: LibTorch, CUDA
+  device                phones over adb: list, track, push, shell, profile, profiles, simphone
 
 options:
   --workspace DIR       the workspace folder (default: $DARKROOM_WORKSPACE, else
@@ -64,6 +70,7 @@ int main(int argc, char** argv) {
     if (*command == "quantize") return quantizeCommand(ctx, args);
     if (*command == "kbench") return kbenchCommand(ctx, args);
     if (*command == "tts") return ttsCommand(ctx, args);
+    if (*command == "device") return deviceCommand(ctx, {argv + 1, argv + argc});
     throw UsageError("unknown command '" + *command + "'");
   } catch (const UsageError& e) {
     std::fprintf(stderr, "darkroom-cli: %s\nRun `darkroom-cli --help` for usage.\n", e.what());
