@@ -17,7 +17,8 @@ int hexValue(char c) {
   return -1;
 }
 
-bool isBlank(char c) { return c == ' ' || c == '\t'; }
+// '\r' counts as a blank so CRLF listings (and stray carriage returns) split like LF ones.
+bool isBlank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
 // Splits on runs of spaces and tabs.
 std::vector<std::string_view> splitBlanks(std::string_view s) {
@@ -138,8 +139,8 @@ std::vector<DeviceEntry> parseDeviceList(std::string_view text) {
     if (eol == std::string_view::npos) eol = text.size();
     std::string_view line = text.substr(pos, eol - pos);
     pos = eol + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (trimBlanks(line).empty()) continue;
+    line = trimBlanks(line);  // also drops the '\r' of CRLF line ends
+    if (line.empty()) continue;
 
     DeviceEntry entry;
     std::string_view rest;
@@ -147,17 +148,17 @@ std::vector<DeviceEntry> parseDeviceList(std::string_view text) {
     // A device without a serial is listed as "(no serial number)", which has spaces in it.
     constexpr std::string_view kNoSerial = "(no serial number)";
     const std::size_t tab = line.find('\t');
-    if (line.substr(0, kNoSerial.size()) == kNoSerial) {
+    if (line.substr(0, kNoSerial.size()) == kNoSerial &&
+        (line.size() == kNoSerial.size() || isBlank(line[kNoSerial.size()]))) {
       entry.serial = std::string(kNoSerial);
       rest = line.substr(kNoSerial.size());
     } else if (tab != std::string_view::npos) {
       entry.serial = std::string(trimBlanks(line.substr(0, tab)));
       rest = line.substr(tab + 1);
     } else {
-      const std::string_view trimmed = trimBlanks(line);
-      const std::size_t sp = trimmed.find(' ');
-      entry.serial = std::string(trimmed.substr(0, sp));
-      rest = sp == std::string_view::npos ? std::string_view{} : trimmed.substr(sp);
+      const std::size_t sp = line.find_first_of(" \r");
+      entry.serial = std::string(line.substr(0, sp));
+      rest = sp == std::string_view::npos ? std::string_view{} : line.substr(sp);
     }
     const std::vector<std::string_view> words = splitBlanks(rest);
     if (entry.serial.empty() || words.empty()) {
