@@ -110,8 +110,12 @@ class SyncSession {
     try {
       return sandbox_.hostPath(device_path);
     } catch (const SandboxError& e) {
-      logLine(tag_ + e.what());
-      if (why) *why = e.what();
+      // A caller that asks why sends it in a FAIL, which is logged.
+      if (why) {
+        *why = e.what();
+      } else {
+        logLine(tag_ + e.what());
+      }
       return {};
     }
   }
