@@ -91,11 +91,22 @@ void SimulatedPhone::start(const fs::path& binary, const Options& options) {
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 
+  int log_fd = -1;
+  if (!options.log.empty()) {
+    log_fd = ::open(options.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (log_fd < 0) {
+      ::close(fds[0]);
+      ::close(fds[1]);
+      throw DeviceError("cannot open the simulated phone's log " + options.log.string() + ": " +
+                        std::strerror(errno));
+    }
+  }
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     ::close(fds[0]);
     ::close(fds[1]);
+    if (log_fd >= 0) ::close(log_fd);
     throw DeviceError(std::string("cannot start darkroom-simphone: fork: ") + std::strerror(errno));
   }
   if (pid == 0) {
@@ -105,6 +116,7 @@ void SimulatedPhone::start(const fs::path& binary, const Options& options) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) _exit(1);
     ::dup2(fds[1], STDOUT_FILENO);
+    if (log_fd >= 0) ::dup2(log_fd, STDERR_FILENO);
     ::execv(argv[0], argv.data());
     const char* msg = "darkroom-simphone: exec failed\n";
     (void)!::write(STDERR_FILENO, msg, std::strlen(msg));
@@ -113,6 +125,10 @@ void SimulatedPhone::start(const fs::path& binary, const Options& options) {
   ::setpgid(pid, pid);  // also here, so that it holds before either side runs on
   pid_ = pid;
   ::close(fds[1]);
+  if (log_fd >= 0) ::close(log_fd);
+  const std::string messages = options.log.empty()
+                                   ? "its messages are on stderr"
+                                   : "its messages are in " + options.log.string();
   out_fd_ = fds[0];
 
   // The phone prints "listening 127.0.0.1:PORT" once it accepts connections.
@@ -136,7 +152,8 @@ void SimulatedPhone::start(const fs::path& binary, const Options& options) {
     if (left.count() <= 0)
       throw DeviceError("darkroom-simphone (" + binary.string() + ") did not print 'listening "
                         "127.0.0.1:PORT' within " +
-                        std::to_string(std::chrono::seconds(kStartTimeout).count()) + " s");
+                        std::to_string(std::chrono::seconds(kStartTimeout).count()) + " s (" +
+                        messages + ")");
     pollfd p{out_fd_, POLLIN, 0};
     int r = ::poll(&p, 1, static_cast<int>(left.count()));
     if (r < 0 && errno == EINTR) continue;
@@ -150,7 +167,7 @@ void SimulatedPhone::start(const fs::path& binary, const Options& options) {
                                                                            : "closed its output";
       pid_ = -1;
       throw DeviceError("darkroom-simphone " + how + " before it was ready (" + binary.string() +
-                        " --sandbox " + sandbox_.string() + "; its messages are on stderr)");
+                        " --sandbox " + sandbox_.string() + "; " + messages + ")");
     }
     seen.append(buf, static_cast<std::size_t>(n));
   }

@@ -173,6 +173,7 @@ class SimulatedPhone {
     std::filesystem::path sandbox;  // empty: a fresh temporary folder, removed at the end
     std::string model = "Darkroom SimPhone";
     int port = 0;                   // 0: any free loopback port
+    std::filesystem::path log;      // the phone's messages (stderr); empty: this program's
   };
   SimulatedPhone(adb::Client& client, Options options);
   SimulatedPhone(adb::Client& client) : SimulatedPhone(client, Options{}) {}
