@@ -2,6 +2,10 @@
 
 #include <iterator>
 
+#if defined(DARKROOM_CPU_NEON)
+#include <sys/auxv.h>  // getauxval, and HWCAP_ASIMD through bits/hwcap.h
+#endif
+
 #include "darkroom/kernels/cuda_device.h"
 
 namespace darkroom::kernels {
@@ -9,7 +13,14 @@ namespace darkroom::kernels {
 const char* backendName(Backend backend) {
   switch (backend) {
     case Backend::Reference: return "reference";
-    case Backend::Cpu: return "cpu-avx2";
+    case Backend::Cpu:
+#if defined(DARKROOM_CPU_NEON)
+      return "cpu-neon";
+#elif defined(DARKROOM_CPU_AVX2)
+      return "cpu-avx2";
+#else
+      return "cpu";
+#endif
     case Backend::Cuda: return "cuda";
   }
   return "unknown";
@@ -24,10 +35,22 @@ bool backendAvailable(Backend backend, std::string* why) {
     case Backend::Reference:
       return true;
     case Backend::Cpu:
+#if defined(DARKROOM_CPU_AVX2)
       __builtin_cpu_init();
       if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
         return no("this CPU has no AVX2/FMA; use the reference back end");
       return true;
+#elif defined(DARKROOM_CPU_NEON)
+      // Advanced SIMD is mandatory in AArch64, but the kernel's word is what counts (an emulator
+      // or a stripped-down core could leave it out).
+      if (!(getauxval(AT_HWCAP) & HWCAP_ASIMD))
+        return no("this CPU reports no Advanced SIMD (ASIMD in AT_HWCAP); use the reference "
+                  "back end");
+      return true;
+#else
+      return no("this build has no SIMD kernels for its processor (only x86-64 with AVX2 and "
+                "aarch64 with NEON have them); use the reference back end");
+#endif
     case Backend::Cuda: {
       auto devices = cudaDevices();
       if (!devices.built) return no("this build has no CUDA kernels (nvcc was not found)");

@@ -78,7 +78,14 @@ void blockSparseAttentionForward(Backend backend, const float* q, const float* k
   const detail::AttentionArgs a{batch, dim, scale, layout};
   switch (backend) {
     case Backend::Reference: return detail::attentionForwardRef(a, q, k, v, o, probs);
-    case Backend::Cpu: return detail::attentionForwardAvx2(a, q, k, v, o, probs);
+    case Backend::Cpu:
+#if defined(DARKROOM_CPU_NEON)
+      return detail::attentionForwardNeon(a, q, k, v, o, probs);
+#elif defined(DARKROOM_CPU_AVX2)
+      return detail::attentionForwardAvx2(a, q, k, v, o, probs);
+#else
+      break;  // requireBackend has thrown: no SIMD kernels for this processor
+#endif
     case Backend::Cuda:
 #ifdef DARKROOM_HAVE_CUDA
       return detail::attentionForwardCuda(a, q, k, v, o, probs);
@@ -110,7 +117,13 @@ void blockSparseAttentionBackward(Backend backend, const float* q, const float* 
     case Backend::Reference:
       return detail::attentionBackwardRef(a, q, k, v, o, probs, d_o, dq, dk, dv);
     case Backend::Cpu:
+#if defined(DARKROOM_CPU_NEON)
+      return detail::attentionBackwardNeon(a, q, k, v, o, probs, d_o, dq, dk, dv);
+#elif defined(DARKROOM_CPU_AVX2)
       return detail::attentionBackwardAvx2(a, q, k, v, o, probs, d_o, dq, dk, dv);
+#else
+      break;  // requireBackend has thrown: no SIMD kernels for this processor
+#endif
     case Backend::Cuda:
 #ifdef DARKROOM_HAVE_CUDA
       return detail::attentionBackwardCuda(a, q, k, v, o, probs, d_o, dq, dk, dv);

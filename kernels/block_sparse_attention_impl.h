@@ -37,6 +37,12 @@ void attentionBackwardAvx2(const AttentionArgs& a, const float* q, const float* 
                            const float* v, const float* o, const float* probs, const float* d_o,
                            float* dq, float* dk, float* dv);
 
+void attentionForwardNeon(const AttentionArgs& a, const float* q, const float* k, const float* v,
+                          float* o, float* probs);
+void attentionBackwardNeon(const AttentionArgs& a, const float* q, const float* k,
+                           const float* v, const float* o, const float* probs, const float* d_o,
+                           float* dq, float* dk, float* dv);
+
 #ifdef DARKROOM_HAVE_CUDA
 // Every pointer, the layout's included, is device memory. Launched on the legacy default stream.
 void attentionForwardCuda(const AttentionArgs& a, const float* q, const float* k, const float* v,

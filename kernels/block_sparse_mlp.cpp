@@ -110,7 +110,14 @@ void gatherNT(Backend backend, const float* a, std::int64_t rows, std::int64_t k
   const detail::MlpArgs m{rows, k, n, layout, width};
   switch (backend) {
     case Backend::Reference: return detail::gatherNTRef(m, a, w, bias, out);
-    case Backend::Cpu: return detail::gatherNTAvx2(m, a, w, bias, out);
+    case Backend::Cpu:
+#if defined(DARKROOM_CPU_NEON)
+      return detail::gatherNTNeon(m, a, w, bias, out);
+#elif defined(DARKROOM_CPU_AVX2)
+      return detail::gatherNTAvx2(m, a, w, bias, out);
+#else
+      break;  // requireBackend has thrown: no SIMD kernels for this processor
+#endif
     case Backend::Cuda:
 #ifdef DARKROOM_HAVE_CUDA
       return detail::gatherNTCuda(m, a, w, bias, out);
@@ -131,7 +138,14 @@ void scatterNN(Backend backend, const float* a, std::int64_t rows, const float* 
   const detail::MlpArgs m{rows, k, n, layout, width};
   switch (backend) {
     case Backend::Reference: return detail::scatterNNRef(m, a, w, bias, out);
-    case Backend::Cpu: return detail::scatterNNAvx2(m, a, w, bias, out);
+    case Backend::Cpu:
+#if defined(DARKROOM_CPU_NEON)
+      return detail::scatterNNNeon(m, a, w, bias, out);
+#elif defined(DARKROOM_CPU_AVX2)
+      return detail::scatterNNAvx2(m, a, w, bias, out);
+#else
+      break;  // requireBackend has thrown: no SIMD kernels for this processor
+#endif
     case Backend::Cuda:
 #ifdef DARKROOM_HAVE_CUDA
       return detail::scatterNNCuda(m, a, w, bias, out);

@@ -30,6 +30,11 @@ void gatherNTAvx2(const MlpArgs& m, const float* a, const float* w, const float*
 void scatterNNAvx2(const MlpArgs& m, const float* a, const float* w, const float* bias,
                    float* out);
 
+void gatherNTNeon(const MlpArgs& m, const float* a, const float* w, const float* bias,
+                  float* out);
+void scatterNNNeon(const MlpArgs& m, const float* a, const float* w, const float* bias,
+                   float* out);
+
 #ifdef DARKROOM_HAVE_CUDA
 // Asynchronous on the legacy default stream; launch errors throw std::runtime_error.
 void gatherNTCuda(const MlpArgs& m, const float* a, const float* w, const float* bias,

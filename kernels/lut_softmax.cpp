@@ -112,7 +112,14 @@ void softmaxRows(Backend backend, SoftmaxExp mode, float* x, std::int64_t rows, 
   if (rows == 0 || cols == 0) return;
   switch (backend) {
     case Backend::Reference: return detail::softmaxRowsRef(mode, x, rows, cols, scale);
-    case Backend::Cpu: return detail::softmaxRowsAvx2(mode, x, rows, cols, scale);
+    case Backend::Cpu:
+#if defined(DARKROOM_CPU_NEON)
+      return detail::softmaxRowsNeon(mode, x, rows, cols, scale);
+#elif defined(DARKROOM_CPU_AVX2)
+      return detail::softmaxRowsAvx2(mode, x, rows, cols, scale);
+#else
+      break;  // requireBackend has thrown: no SIMD kernels for this processor
+#endif
     case Backend::Cuda:
 #ifdef DARKROOM_HAVE_CUDA
       return detail::softmaxRowsCuda(mode, x, rows, cols, scale);
@@ -153,7 +160,14 @@ void cachedAttention(Backend backend, SoftmaxExp mode, const AttentionShape& s, 
   requireBackend(backend, what);  // nothing falls back
   switch (backend) {
     case Backend::Reference: return detail::cachedAttentionRef(mode, s, q, k, v, scale, out);
-    case Backend::Cpu: return detail::cachedAttentionAvx2(mode, s, q, k, v, scale, out);
+    case Backend::Cpu:
+#if defined(DARKROOM_CPU_NEON)
+      return detail::cachedAttentionNeon(mode, s, q, k, v, scale, out);
+#elif defined(DARKROOM_CPU_AVX2)
+      return detail::cachedAttentionAvx2(mode, s, q, k, v, scale, out);
+#else
+      break;  // requireBackend has thrown: no SIMD kernels for this processor
+#endif
     case Backend::Cuda:
 #ifdef DARKROOM_HAVE_CUDA
       return detail::cachedAttentionCuda(mode, s, q, k, v, scale, out);

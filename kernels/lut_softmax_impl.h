@@ -33,10 +33,13 @@ constexpr std::int64_t kKeyBlock = 64;
 
 void softmaxRowsRef(SoftmaxExp mode, float* x, std::int64_t rows, std::int64_t cols, float scale);
 void softmaxRowsAvx2(SoftmaxExp mode, float* x, std::int64_t rows, std::int64_t cols, float scale);
+void softmaxRowsNeon(SoftmaxExp mode, float* x, std::int64_t rows, std::int64_t cols, float scale);
 
 void cachedAttentionRef(SoftmaxExp mode, const AttentionShape& s, const float* q, const float* k,
                         const float* v, float scale, float* out);
 void cachedAttentionAvx2(SoftmaxExp mode, const AttentionShape& s, const float* q, const float* k,
+                         const float* v, float scale, float* out);
+void cachedAttentionNeon(SoftmaxExp mode, const AttentionShape& s, const float* q, const float* k,
                          const float* v, float scale, float* out);
 
 #ifdef DARKROOM_HAVE_CUDA

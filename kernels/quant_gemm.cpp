@@ -56,7 +56,14 @@ void quantGemm(Backend backend, const QuantMatrixView& w, const float* x, std::i
   requireBackend(backend, op);
   switch (backend) {
     case Backend::Reference: return detail::quantGemmRef(w, x, batch, y, mode);
-    case Backend::Cpu: return detail::quantGemmAvx2(w, x, batch, y, mode);
+    case Backend::Cpu:
+#if defined(DARKROOM_CPU_NEON)
+      return detail::quantGemmNeon(w, x, batch, y, mode);
+#elif defined(DARKROOM_CPU_AVX2)
+      return detail::quantGemmAvx2(w, x, batch, y, mode);
+#else
+      break;  // requireBackend has thrown: no SIMD kernels for this processor
+#endif
     case Backend::Cuda:
 #ifdef DARKROOM_HAVE_CUDA
       return detail::quantGemmCuda(w, x, batch, y, mode);
@@ -75,7 +82,14 @@ void denseGemm(Backend backend, const float* w, std::int64_t rows, std::int64_t 
   requireBackend(backend, op);
   switch (backend) {
     case Backend::Reference: return detail::denseGemmRef(w, rows, cols, x, batch, y);
-    case Backend::Cpu: return detail::denseGemmAvx2(w, rows, cols, x, batch, y);
+    case Backend::Cpu:
+#if defined(DARKROOM_CPU_NEON)
+      return detail::denseGemmNeon(w, rows, cols, x, batch, y);
+#elif defined(DARKROOM_CPU_AVX2)
+      return detail::denseGemmAvx2(w, rows, cols, x, batch, y);
+#else
+      break;  // requireBackend has thrown: no SIMD kernels for this processor
+#endif
     case Backend::Cuda:
 #ifdef DARKROOM_HAVE_CUDA
       return detail::denseGemmCuda(w, rows, cols, x, batch, y);
@@ -84,5 +98,9 @@ void denseGemm(Backend backend, const float* w, std::int64_t rows, std::int64_t 
 #endif
   }
 }
+
+#if !defined(DARKROOM_CPU_AVX2) && !defined(DARKROOM_CPU_NEON)
+const char* quantGemmCpuIsa() { return "none"; }  // the Cpu back end is unavailable here
+#endif
 
 }  // namespace darkroom::kernels

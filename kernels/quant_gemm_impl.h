@@ -26,6 +26,12 @@ void denseGemmAvx2(const float* w, std::int64_t rows, std::int64_t cols, const f
 bool cpuHasAvx512Bf16();
 void quantGemmBf16(const QuantMatrixView& w, const float* x, std::int64_t batch, float* y);
 
+// NEON (cpu/quant_gemm_neon.cpp, aarch64 builds): every type, layout and mode, float32 sums.
+void quantGemmNeon(const QuantMatrixView& w, const float* x, std::int64_t batch, float* y,
+                   Dequant mode);
+void denseGemmNeon(const float* w, std::int64_t rows, std::int64_t cols, const float* x,
+                   std::int64_t batch, float* y);
+
 #ifdef DARKROOM_HAVE_CUDA
 // Every pointer (w.data included) is device memory. Launched on the legacy default stream;
 // launch errors throw std::runtime_error.

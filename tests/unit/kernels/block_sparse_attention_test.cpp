@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "darkroom/kernels/block_sparse_attention.h"
+#include "test_sizes.h"
 
 #ifdef DARKROOM_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -289,10 +290,14 @@ TEST(BlockSparseAttention, CpuMatchesReference) {
   const unsigned seed = freshSeed();
   std::mt19937 rng(seed);
   std::vector<Case> cases = kSmallCases;
-  cases.push_back({2, 3, 1000, 64, 16});
+  // A long sequence (the small sizes, test_sizes.h: shorter, still many blocks per row).
+  cases.push_back(darkroom::kernels::smallTestSizes() ? Case{2, 3, 300, 64, 16}
+                                                      : Case{2, 3, 1000, 64, 16});
   cases.push_back({1, 2, 300, 128, 64});
   cases.push_back({1, 1, 200, 24, 8});   // dim and block not multiples of 16: the masked tails
   cases.push_back({1, 1, 130, 40, 20});
+  cases.push_back({1, 2, 70, 13, 12});   // dim not a multiple of 4 either: the scalar tails
+  cases.push_back({1, 1, 45, 6, 7});
   for (const Case& c : cases)
     for (Pattern pattern : kPatterns) {
       SCOPED_TRACE(describe(c, pattern, seed));

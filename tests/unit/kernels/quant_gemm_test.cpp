@@ -242,8 +242,9 @@ TEST(QuantGemm, CpuMatchesReference) {
 
 // On an AVX-512 CPU the tile kernels have a second, AVX2 version: test it too.
 TEST(QuantGemm, CpuAvx2MatchesReference) {
-  if (std::strcmp(quantGemmCpuIsa(), "avx2") == 0)
-    GTEST_SKIP() << "this CPU has no AVX-512: CpuMatchesReference already ran the AVX2 kernels";
+  if (std::strncmp(quantGemmCpuIsa(), "avx512", 6) != 0)
+    GTEST_SKIP() << "the Cpu back end here has one version of its tile kernels ("
+                 << quantGemmCpuIsa() << "): CpuMatchesReference already ran them";
   const IsaOverride isa("avx2");
   EXPECT_STREQ(quantGemmCpuIsa(), "avx2");
   compareWithReference(Backend::Cpu);
