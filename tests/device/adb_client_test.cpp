@@ -703,6 +703,25 @@ TEST(AdbClient, CancelMidPushStopsAndRemovesThePartialRemoteFile) {
   EXPECT_LT(received.load(), size);
 }
 
+TEST(AdbClient, DeviceGoneMidPushIsAClearErrorAndTheCleanupFailsQuietly) {
+  TempDir dir;
+  const fs::path local = dir.path / "f";
+  writeFile(local, randomBytes(8 * 1024 * 1024));
+  FakeServer server({[](FakeConn& c) {
+                       c.expectService("d", "sync:");
+                       c.readExact(100000);  // then the cable is pulled
+                     },
+                     [](FakeConn& c) {
+                       c.expectRequest("host:transport:d");
+                       c.fail("device 'd' not found");
+                     }});
+  const std::string e =
+      messageOf<AdbError>([&] { server.client().push("d", local, "/data/local/tmp/f"); });
+  EXPECT_NE(e.find("went away"), std::string::npos) << e;
+  EXPECT_NE(e.find("push of"), std::string::npos) << e;
+  EXPECT_EQ(server.finish(), 2);  // the cleanup was tried
+}
+
 TEST(AdbClient, PushTimesOutWhenTheDeviceNeverConfirmsAndCleansUp) {
   TempDir dir;
   const fs::path local = dir.path / "f";
@@ -863,11 +882,20 @@ TEST(AdbRealServer, StartsOnAPrivatePortListsNoDevicesAndIsKilled) {
       if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "adb kill-server failed\n");
     }
   } killer{port};
-  ServerAddress a;
-  a.port = port;
   ClientOptions o;
   o.timeout = 10000ms;
-  Client client(a, o);
+  // Nothing listens yet, so ensureServer below really starts one.
+  ClientOptions no_start = o;
+  no_start.start_server = false;
+  ServerAddress a;
+  a.port = port;
+  EXPECT_THROW(Client(a, no_start).ensureServer(), AdbError);
+
+  ::setenv("ANDROID_ADB_SERVER_PORT", std::to_string(port).c_str(), 1);
+  const ServerAddress from_env = ServerAddress::fromEnvironment();
+  ::unsetenv("ANDROID_ADB_SERVER_PORT");
+  ASSERT_EQ(from_env.port, port);
+  Client client(from_env, o);
   client.ensureServer();
   EXPECT_GT(client.serverVersion(), 0);
   const std::vector<DeviceEntry> devices = client.devices();

@@ -77,8 +77,11 @@ class Client {
   void ensureServer();
   int serverVersion();                                // host:version
   std::vector<DeviceEntry> devices();                 // host:devices-l
-  std::string connect(const std::string& host_port);  // host:connect:, returns the server's text
-  std::string disconnect(const std::string& host_port);
+  // host:connect:HOST:PORT. Returns the server's text ("connected to ...", "already connected
+  // to ..."); any other text (the server answers OKAY with "failed to connect ...") throws
+  // AdbError carrying it.
+  std::string connect(const std::string& host_port);
+  std::string disconnect(const std::string& host_port);  // the server's text
   // host:track-devices-l: calls on_change with the whole list at once and on every change,
   // until `stop` is raised (checked at least every 200 ms) or the server goes away (AdbError).
   void trackDevices(const std::function<void(const std::vector<DeviceEntry>&)>& on_change,
@@ -91,7 +94,9 @@ class Client {
                     std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
   // Streams: on_stdout / on_stderr get chunks as they arrive; returns the exit code. The
   // command line is passed as is (quote with shellCommand). A raised cancel flag closes the
-  // stream (the device's shell gets SIGHUP) and throws AdbCancelled.
+  // stream (the device's shell gets SIGHUP) and throws AdbCancelled. Like every read, the wait
+  // for the next output is bounded by options.timeout: a command silent for longer is taken as
+  // hung (AdbTimeout).
   int shellStream(const std::string& serial, const std::string& command_line,
                   const std::function<void(std::string_view)>& on_stdout,
                   const std::function<void(std::string_view)>& on_stderr,
@@ -105,7 +110,8 @@ class Client {
   void push(const std::string& serial, const std::filesystem::path& local,
             const std::string& remote, const ProgressFn& progress = {},
             CancelFlag cancel = nullptr, std::uint32_t mode = 0644);
-  // sync: RECV into local.partial, renamed to local when complete.
+  // sync: STAT (a missing file is an AdbError), then RECV into local.partial, renamed to local
+  // when complete; the partial file is removed on any failure.
   void pull(const std::string& serial, const std::string& remote,
             const std::filesystem::path& local, const ProgressFn& progress = {},
             CancelFlag cancel = nullptr);
