@@ -522,6 +522,25 @@ TEST_F(DeviceFlow, PushesALargeRandomFileVerifiedOnTheDevice) {
   EXPECT_TRUE(std::any_cast<PushReport>(third.result).skipped);
 }
 
+TEST_F(DeviceFlow, ACancelledPushLeavesNoPartialFile) {
+  SimulatedPhone phone(client(), quiet());
+  DeviceSession session(client(), phone.serial());
+  test::TempDir tmp;
+  const auto file = tmp / "big.bin";
+  {
+    std::ofstream out(file, std::ios::binary);
+  }
+  fs::resize_file(file, std::uint64_t(256) << 20);
+  TestJob job;
+  auto out = job.run([&](JobContext& ctx) -> std::any { return session.pushFile(file, ctx); },
+                     [&](const JobEvent& e) {
+                       if (e.message.find("pushing big.bin") != std::string::npos) job.cancel();
+                     });
+  ASSERT_EQ(out.state, JobState::Cancelled) << out.error;
+  EXPECT_FALSE(client().stat(phone.serial(), std::string(kDeviceWorkDir) + "/big.bin").exists);
+  EXPECT_FALSE(fs::exists(phone.sandbox() / "data/local/tmp/darkroom/big.bin"));
+}
+
 TEST_F(DeviceFlow, RunsTheAgentAndStreamsItsRecords) {
   SimulatedPhone phone(client(), quiet());
   DeviceSession session(client(), phone.serial());
