@@ -93,6 +93,7 @@ inline pid_t spawn(const std::vector<std::string>& argv, int in, int out, int er
     ::dup2(in >= 0 ? in : null, 0);
     ::dup2(out >= 0 ? out : null, 1);
     ::dup2(err >= 0 ? err : null, 2);
+    if (null > 2) ::close(null);
     ::execvp(args[0], args.data());
     _exit(127);
   }
@@ -364,7 +365,8 @@ class SimphoneProcess {
   ~SimphoneProcess() {
     stop(SIGTERM);
     detail::closeFd(stdout_fd_);
-    server_.adb({"disconnect", serial_}, 10s);
+    // Only while the server is up: with none listening, adb would start a new one.
+    if (loopbackAccepts(server_.port())) server_.adb({"disconnect", serial_}, 10s);
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }

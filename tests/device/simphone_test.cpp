@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "adb_server_fixture.h"
+#include "darkroom/adb/client.h"
 #include "darkroom/adb/protocol.h"
 
 namespace fs = std::filesystem;
@@ -490,6 +491,62 @@ TEST_F(SimphoneTest, TheAgentRunsWithItsExitCode) {
     for (const auto& a : args) command += " " + a;
     const HostResult device = shell("cd /data/local/tmp/darkroom && " + command, 60s);
     EXPECT_EQ(device.code, host.code) << command << ": " << device.describe();
+  }
+}
+
+TEST_F(SimphoneTest, OurAdbClientWorksWithThePhone) {
+  // ANDROID_ADB_SERVER_PORT points at the private server (set by the fixture).
+  darkroom::adb::Client client;
+  ASSERT_EQ(client.address().port, server().port());
+  bool listed = false;
+  for (const auto& d : client.devices()) {
+    if (d.serial != phone().serial()) continue;
+    listed = true;
+    EXPECT_EQ(d.state, "device");
+    EXPECT_EQ(d.attributes.count("model") ? d.attributes.at("model") : "", "Darkroom_SimPhone");
+  }
+  EXPECT_TRUE(listed);
+
+  const auto props = client.properties(phone().serial());
+  EXPECT_EQ(props.count("ro.darkroom.simulated") ? props.at("ro.darkroom.simulated") : "", "1");
+
+  const auto r = client.shell(phone().serial(), {"sh", "-c", "echo out; echo err >&2; exit 5"});
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+
+  // Streamed output arrives while the command still runs.
+  using Clock = std::chrono::steady_clock;
+  std::vector<double> arrivals;
+  const auto start = Clock::now();
+  const int code = client.shellStream(
+      phone().serial(), "for i in 1 2 3; do echo $i; sleep 0.5; done",
+      [&](std::string_view) {
+        arrivals.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+      },
+      [](std::string_view) {});
+  EXPECT_EQ(code, 0);
+  ASSERT_GE(arrivals.size(), 2u);
+  EXPECT_GE(arrivals.back() - arrivals.front(), 0.6);
+
+  std::mt19937_64 rng(freshSeed());
+  const std::string bytes = randomBytes((2u << 20) + rng() % 70000, rng);
+  writeFile(local_ / "ours.bin", bytes);
+  client.push(phone().serial(), local_ / "ours.bin", "/data/local/tmp/ours/ours.bin");
+  EXPECT_TRUE(readFile(phone().hostPath("/data/local/tmp/ours/ours.bin")) == bytes);
+  const auto st = client.stat(phone().serial(), "/data/local/tmp/ours/ours.bin");
+  EXPECT_TRUE(st.exists);
+  EXPECT_EQ(st.size, static_cast<std::int64_t>(bytes.size()));
+  client.pull(phone().serial(), "/data/local/tmp/ours/ours.bin", local_ / "back.bin");
+  EXPECT_TRUE(readFile(local_ / "back.bin") == bytes);
+  EXPECT_FALSE(client.stat(phone().serial(), "/data/local/tmp/ours/missing").exists);
+  // The phone's refusal reaches the caller as an error with its message.
+  try {
+    client.push(phone().serial(), local_ / "ours.bin", "/../ours.bin");
+    ADD_FAILURE() << "a push out of the sandbox succeeded";
+  } catch (const darkroom::adb::AdbError& e) {
+    EXPECT_NE(std::string(e.what()).find("outside the simulated phone"), std::string::npos)
+        << e.what();
   }
 }
 
