@@ -209,11 +209,11 @@ void checkAllShapes(Backend backend) {
     for (Index rows : {1, 7, 33, 257})
       for (Index k : {1, 5, 64, 130})
         for (Index n : {1, 100, 128, 300, 513})
-          if (!small || rows < 257) shapes.push_back({rows, k, n, block});
+          if (!small || (rows < 257 && n != 100)) shapes.push_back({rows, k, n, block});
   shapes.push_back({0, 64, 300, 128});
   shapes.push_back({50, 0, 300, 128});
   if (small) {
-    shapes.push_back({150, 600, 300, 128});  // row blocks; K passes in both products; threaded
+    shapes.push_back({145, 300, 300, 128});  // row blocks; K passes in both products; threaded
     shapes.push_back({2, 1100, 4000, 128});  // gatherNT: k * width > 4M when all are active
     shapes.push_back({2, 4500, 1000, 32});   // both: k * width > 4M when all are active
   } else {
