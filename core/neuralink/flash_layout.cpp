@@ -1,8 +1,8 @@
-// Flash layout files: writer, reader, verifier. The byte format is in docs/flash-layout.md and
-// neuralink/layout_format.h.
+// Flash layout files: the writer (synthetic layouts here; model layouts in flash_layout_write.cpp,
+// which needs ATen), the reader and the verifier. The byte format is in docs/flash-layout.md and
+// neuralink/layout_format.h. No LibTorch: this is part of darkroom_flashio, which runs on phones.
 #include "darkroom/neuralink/flash_layout.h"
 
-#include <ATen/ATen.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -16,8 +16,8 @@
 
 #include "darkroom/neuralink/trace.h"
 #include "neuralink/crc32c.h"
-#include "neuralink/ffn_permute.h"
 #include "neuralink/layout_format.h"
+#include "neuralink/layout_writer.h"
 
 namespace darkroom::neuralink {
 namespace fs = std::filesystem;
@@ -172,21 +172,6 @@ const char* bundleName(std::uint32_t code) {
   return nullptr;
 }
 
-// What the writer needs to know of a file before its data exists.
-struct Plan {
-  std::string model_type;
-  std::string placement;
-  std::uint32_t dtype = lf::kU8;
-  std::uint32_t bundle = lf::kOpaque;
-  std::uint64_t hidden = 0;
-  std::vector<std::vector<std::int32_t>> orders;
-  std::vector<std::uint64_t> bundle_bytes;
-};
-
-// Fills `out` with the bundles of slots [first, first + count) of `layer`.
-using Producer =
-    std::function<void(int layer, std::int64_t first, std::int64_t count, unsigned char* out)>;
-
 class PartialFile {  // PATH.partial, removed unless committed
  public:
   explicit PartialFile(const fs::path& target) : target_(target) {
@@ -238,8 +223,10 @@ class PartialFile {  // PATH.partial, removed unless committed
   bool committed_ = false;
 };
 
-void writeLayout(const Plan& plan, const Producer& produce, const fs::path& path,
-                 JobContext* ctx) {
+}  // namespace
+
+void writeLayoutFile(const LayoutPlan& plan, const BundleProducer& produce, const fs::path& path,
+                     JobContext* ctx) {
   if (!littleEndianHost())
     throw NeuralinkError("flash layout files are little-endian; this host is not");
   const std::size_t layers = plan.orders.size();
@@ -333,8 +320,34 @@ void writeLayout(const Plan& plan, const Producer& produce, const fs::path& path
   out.commit();
 }
 
+std::uint32_t layoutDtypeBytes(std::uint32_t code) { return dtypeBytes(code); }
+
+std::vector<std::int32_t> checkedLayerOrder(const LayerPlacement* layer, std::int64_t neurons) {
+  if (neurons < 1 || neurons > INT32_MAX)
+    throw NeuralinkError("a layer needs 1 to 2^31-1 neurons, not " + std::to_string(neurons));
+  std::vector<std::int32_t> order(static_cast<std::size_t>(neurons));
+  if (!layer) {
+    for (std::int64_t k = 0; k < neurons; ++k) order[std::size_t(k)] = std::int32_t(k);
+    return order;
+  }
+  if (std::int64_t(layer->order.size()) != neurons)
+    throw NeuralinkError("the placement orders " + std::to_string(layer->order.size()) +
+                         " neurons, the layer has " + std::to_string(neurons));
+  std::vector<bool> seen(static_cast<std::size_t>(neurons));
+  for (auto n : layer->order) {
+    if (n < 0 || n >= neurons)
+      throw NeuralinkError("neuron " + std::to_string(n) + " is out of range");
+    if (seen[std::size_t(n)])
+      throw NeuralinkError("neuron " + std::to_string(n) + " appears twice");
+    seen[std::size_t(n)] = true;
+  }
+  return layer->order;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reading
+
+namespace {
 
 class ReadFile {
  public:
@@ -504,53 +517,6 @@ ParsedLayout parseLayout(const fs::path& path) {
 // ---------------------------------------------------------------------------------------------
 // Public entry points
 
-void writeFlashLayout(const fs::path& model_dir, const Placement& placement, const fs::path& path,
-                      JobContext& ctx) {
-  ctx.progress(0, "loading " + model_dir.string());
-  auto model = loadInOwnDtype(model_dir);
-  const auto& c = model.config();
-  Plan plan;
-  plan.model_type = c.model_type;
-  plan.placement = toString(placement.layers.empty() ? PlacementMethod::Identity
-                                                          : placement.method);
-  plan.orders = placementOrders(placement, c.num_layers, c.intermediate_size);
-  plan.hidden = std::uint64_t(c.hidden_size);
-  const auto type = model.dtype();
-  plan.dtype = type == at::kHalf ? lf::kF16 : type == at::kBFloat16 ? lf::kBF16 : lf::kF32;
-  const bool opt = c.family == ModelFamily::Opt;
-  plan.bundle = opt ? lf::kOpt : lf::kGated;
-  const std::uint64_t element = dtypeBytes(plan.dtype);
-  const std::uint64_t bundle_bytes =
-      (opt ? 2 * plan.hidden + 1 : 3 * plan.hidden) * element;
-  plan.bundle_bytes.assign(plan.orders.size(), bundle_bytes);
-  const auto& w = model.weights();
-  auto produce = [&](int layer, std::int64_t first, std::int64_t count, unsigned char* out) {
-    const auto& order = plan.orders[std::size_t(layer)];
-    auto idx = at::tensor(std::vector<std::int64_t>(order.begin() + first,
-                                                    order.begin() + first + count),
-                          at::kLong);
-    const std::string p = model.layerPrefix(layer);
-    at::Tensor bundles;
-    if (opt) {
-      bundles = at::cat({w.at(p + "fc1.weight").index_select(0, idx),
-                         w.at(p + "fc1.bias").index_select(0, idx).unsqueeze(1),
-                         w.at(p + "fc2.weight").index_select(1, idx).t()},
-                        1);
-    } else {
-      bundles = at::cat({w.at(p + "mlp.gate_proj.weight").index_select(0, idx),
-                         w.at(p + "mlp.up_proj.weight").index_select(0, idx),
-                         w.at(p + "mlp.down_proj.weight").index_select(1, idx).t()},
-                        1);
-    }
-    bundles = bundles.to(at::kCPU, type).contiguous();
-    if (std::uint64_t(bundles.nbytes()) != std::uint64_t(count) * bundle_bytes)
-      throw NeuralinkError("layer " + std::to_string(layer) + ": bundle size mismatch");
-    std::memcpy(out, bundles.data_ptr(), bundles.nbytes());
-  };
-  auto writing = ctx.slice(0.05, 0.95);
-  writeLayout(plan, produce, path, &writing);
-}
-
 FlashLayout readFlashLayout(const fs::path& path) { return parseLayout(path).layout; }
 
 std::vector<LayerCheck> checkFlashLayout(const fs::path& path, JobContext& ctx) {
@@ -597,18 +563,14 @@ void writeSyntheticLayout(const std::vector<std::int64_t>& neurons_per_layer,
   if (!placement.layers.empty() && placement.layers.size() != neurons_per_layer.size())
     throw NeuralinkError("the placement has " + std::to_string(placement.layers.size()) +
                          " layers, the layout " + std::to_string(neurons_per_layer.size()));
-  Plan plan;
+  LayoutPlan plan;
   plan.model_type = "synthetic";
   plan.placement = toString(placement.layers.empty() ? PlacementMethod::Identity
                                                           : placement.method);
   for (std::size_t l = 0; l < neurons_per_layer.size(); ++l) {
-    Placement one;
-    if (!placement.layers.empty()) {
-      one.method = placement.method;
-      one.layers.push_back(placement.layers[l]);
-    }
+    const LayerPlacement* one = placement.layers.empty() ? nullptr : &placement.layers[l];
     try {
-      plan.orders.push_back(placementOrders(one, 1, neurons_per_layer[l]).at(0));
+      plan.orders.push_back(checkedLayerOrder(one, neurons_per_layer[l]));
     } catch (const NeuralinkError& e) {
       throw NeuralinkError("layer " + std::to_string(l) + ": " + e.what());
     }
@@ -617,7 +579,7 @@ void writeSyntheticLayout(const std::vector<std::int64_t>& neurons_per_layer,
   auto produce = [&](int, std::int64_t, std::int64_t count, unsigned char* out) {
     std::memset(out, 0, std::size_t(count) * std::size_t(bundle_bytes));
   };
-  writeLayout(plan, produce, path, nullptr);
+  writeLayoutFile(plan, produce, path, nullptr);
 }
 
 }  // namespace darkroom::neuralink

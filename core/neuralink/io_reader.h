@@ -36,7 +36,4 @@ class BlockReader {
   std::string engine_;
 };
 
-// The file system type of `path` as a name ("ext4", "tmpfs", ...) for error messages.
-std::string fileSystemName(const std::filesystem::path& path);
-
 }  // namespace darkroom::neuralink

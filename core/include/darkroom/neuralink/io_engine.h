@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,8 @@ struct FlashModel {
   std::string describe() const;
 };
 
+struct TokenIo;
+
 struct IoOptions {
   bool collapse = false;          // access collapse (merge runs across small gaps)
   std::int64_t collapse_gap_bytes = 24 * 1024;  // initial gap threshold; adapts at run time
@@ -91,6 +94,10 @@ struct IoOptions {
   std::uint64_t seed = 1;         // the admission coin
   bool predict = false;           // also predict each token with `flash_model`
   FlashModel flash_model;
+  // Called on replay's thread after each token's reads, with the token's index and its final
+  // numbers (the same values IoSummary.tokens will hold), so a caller can stream them live.
+  // Whatever it throws ends the replay.
+  std::function<void(std::int64_t token, const TokenIo& io)> on_token;
 };
 
 struct TokenIo {
@@ -127,6 +134,10 @@ struct IoSummary {
 
 IoSummary replay(const FlashLayout& layout, const ActivationTrace& trace, const IoOptions& options,
                  JobContext& ctx);
+
+// The file system holding `path` (or its parent when `path` does not exist) as a name: "ext4",
+// "f2fs", "tmpfs", ..., or "unknown (magic 0x...)". For messages about O_DIRECT.
+std::string fileSystemName(const std::filesystem::path& path);
 
 // Stores a replay as an "iobench" run in experiment "neuralink-io": `params`, per-token metrics
 // (step = token: io.reads, io.bytes_read, io.bytes_useful, io.cache_hits, io.latency_ms,
