@@ -167,7 +167,8 @@ int main(int argc, char** argv) {
   try {
     adb::Client client(adb::ServerAddress{"127.0.0.1", port});
     client.ensureServer();  // `adb -P PORT start-server`: a private server, stopped below
-    const auto scratch = fs::temp_directory_path() / ("agent-stream-bench-" + std::to_string(::getpid()));
+    const auto scratch =
+        fs::temp_directory_path() / ("agent-stream-bench-" + std::to_string(::getpid()));
     fs::create_directories(scratch);
     std::vector<Tally> viaAdb, direct;
     {
@@ -216,7 +217,8 @@ int main(int argc, char** argv) {
     std::printf("\nbest records/s: through adb %.0f, on the host %.0f; adb / host = %.2f\n",
                 best(viaAdb), best(direct), best(viaAdb) / best(direct));
     std::printf("seq gaps: %lld, records missing: %lld%s\n", static_cast<long long>(gaps),
-                static_cast<long long>(missing), gaps == 0 && missing == 0 ? " (none dropped)" : "");
+                static_cast<long long>(missing),
+                gaps == 0 && missing == 0 ? " (none dropped)" : "");
     rc = gaps == 0 && missing == 0 ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "agent_stream_bench: %s\n", e.what());

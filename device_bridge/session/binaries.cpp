@@ -58,8 +58,9 @@ struct Search {
       if (!fs::is_regular_file(p, ec)) continue;
       auto m = elfMachine(p);
       if (m != machine) {
-        wrong.push_back(p.string() + (m == 0 ? " (not an ELF executable)"
-                                             : " (built for ELF machine " + std::to_string(m) + ")"));
+        wrong.push_back(p.string() +
+                        (m == 0 ? " (not an ELF executable)"
+                                : " (built for ELF machine " + std::to_string(m) + ")"));
         continue;
       }
       if (::access(p.c_str(), X_OK) != 0) {

@@ -19,6 +19,9 @@ namespace {
 constexpr std::size_t kMaxLineBytes = 1 << 20;
 // Kept of the agent's stderr for the error message of a failed run.
 constexpr std::size_t kMaxStderrBytes = 16 * 1024;
+// How long a running agent may print nothing (a long flash-sweep point, a large kernel shape)
+// before it is taken for hung. A pulled cable ends the stream at once: the adb server closes it.
+constexpr std::chrono::milliseconds kAgentSilenceLimit = std::chrono::minutes(10);
 
 double secondsSince(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -311,9 +314,14 @@ std::vector<AgentRecord> DeviceSession::runAgent(const std::string& subcommand,
     if (err.size() > kMaxStderrBytes) err.erase(0, err.size() - kMaxStderrBytes);
   };
 
+  // The client's read timeout suits request/reply exchanges; an agent may rightly be silent
+  // longer while it measures.
+  adb::ClientOptions options = client_.options();
+  options.timeout = std::max(options.timeout, kAgentSilenceLimit);
+  adb::Client streaming(client_.address(), options);
   int exit_code = 0;
   try {
-    exit_code = client_.shellStream(device_.serial, command, onStdout, onStderr, watch.flag());
+    exit_code = streaming.shellStream(device_.serial, command, onStdout, onStderr, watch.flag());
   } catch (const adb::AdbCancelled&) {
     if (!pid.empty()) stopRemoteProcess(pid);
     if (failure) std::rethrow_exception(failure);

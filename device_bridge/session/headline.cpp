@@ -15,7 +15,8 @@ std::string format(const char* fmt, double v) {
 }
 
 std::string sizeText(double bytes) {
-  if (bytes >= 1 << 20 && std::fmod(bytes, 1 << 20) == 0) return format("%.0f MiB", bytes / (1 << 20));
+  if (bytes >= 1 << 20 && std::fmod(bytes, 1 << 20) == 0)
+    return format("%.0f MiB", bytes / (1 << 20));
   if (bytes >= 1024 && std::fmod(bytes, 1024) == 0) return format("%.0f KiB", bytes / 1024);
   return format("%.0f B", bytes);
 }

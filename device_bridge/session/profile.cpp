@@ -168,8 +168,9 @@ std::vector<StoredProfile> loadProfiles(const Store& store, const std::string& k
         try {
           r = parseAgentRecord(line);
         } catch (const DeviceError& e) {
-          throw DeviceError("stored profile " + std::to_string(row.id) + " of " + store.path().string() +
-                            ", line " + std::to_string(number) + ": " + e.what());
+          throw DeviceError("stored profile " + std::to_string(row.id) + " of " +
+                            store.path().string() + ", line " + std::to_string(number) + ": " +
+                            e.what());
         }
         if (number == 1 && r.type == "request") {
           p.label = r.text("label");

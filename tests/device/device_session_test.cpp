@@ -267,7 +267,8 @@ TEST(ProfileHeadline, KernelsReplayMonitorInfo) {
   std::vector<AgentRecord> m;
   for (double t : {40.0, 55.5, 47.0})
     m.push_back(record({{"v", 1}, {"type", "sample"}, {"load1", 1.0},
-                        {"thermal", {{{"zone", 0}, {"temp_c", t}}, {{"zone", 1}, {"temp_c", 30}}}}}));
+                        {"thermal",
+                         {{{"zone", 0}, {"temp_c", t}}, {{"zone", 1}, {"temp_c", 30}}}}}));
   auto mh = profileHeadline("monitor", m);
   std::map<std::string, double> mn(mh.numbers.begin(), mh.numbers.end());
   EXPECT_EQ(mn.at("samples"), 3);
@@ -440,6 +441,29 @@ class DeviceFlow : public ::testing::Test {
   std::unique_ptr<adb::Client> client_;
 };
 
+TEST_F(DeviceFlow, ASimulatedPhoneCleansUpAfterItself) {
+  fs::path sandbox;
+  std::string serial;
+  {
+    SimulatedPhone phone(client(), quiet());
+    sandbox = phone.sandbox();
+    serial = phone.serial();
+    EXPECT_TRUE(fs::is_directory(sandbox / "data/local/tmp"));
+  }
+  EXPECT_FALSE(fs::exists(sandbox));
+  for (const auto& d : client().devices()) EXPECT_NE(d.serial, serial) << "still connected";
+  // A sandbox of the caller's stays.
+  test::TempDir mine;
+  auto options = quiet();
+  options.sandbox = mine / "phone";
+  options.model = "Bench Phone";
+  {
+    SimulatedPhone phone(client(), options);
+    EXPECT_EQ(describeDevice(client(), phone.serial()).model, "Bench Phone");
+  }
+  EXPECT_TRUE(fs::is_directory(mine / "phone" / "data"));
+}
+
 TEST_F(DeviceFlow, DescribesTheSimulatedPhone) {
   SimulatedPhone phone(client(), quiet());
   EXPECT_TRUE(phone.running());
@@ -589,6 +613,19 @@ TEST_F(DeviceFlow, RunsTheAgentAndStreamsItsRecords) {
   EXPECT_GT(agent_span, 1.5);
   EXPECT_NEAR(our_span, agent_span, 0.5);
 
+  // An agent may be silent for longer than the client's read timeout while it measures.
+  adb::ClientOptions impatient_options = client().options();
+  impatient_options.timeout = std::chrono::milliseconds(500);
+  adb::Client impatient(client().address(), impatient_options);
+  DeviceSession slow(impatient, phone.serial());
+  auto quiet_point = runJob([&](JobContext& ctx) -> std::any {
+    return slow.runAgent("flash-sweep",
+                         {"--file-mb", "4", "--sizes", "4096", "--patterns", "random", "--depths",
+                          "1", "--seconds", "1.2"},
+                         {}, ctx);
+  });
+  EXPECT_EQ(quiet_point.state, JobState::Succeeded) << quiet_point.error;
+
   // Bad arguments: the agent's error reaches the exception.
   auto bad = runJob([&](JobContext& ctx) -> std::any {
     return session.runAgent("flash-sweep", {"--depths", "zero"}, {}, ctx);
@@ -636,7 +673,8 @@ TEST_F(DeviceFlow, RunProfileStoresWhatWasMeasured) {
   ASSERT_EQ(loaded.size(), 1u);
   EXPECT_EQ(loaded[0].label, request.label);
   ASSERT_EQ(loaded[0].records.size(), streamed.size());
-  for (std::size_t i = 0; i < streamed.size(); ++i) EXPECT_EQ(loaded[0].records[i].line, streamed[i]);
+  for (std::size_t i = 0; i < streamed.size(); ++i)
+    EXPECT_EQ(loaded[0].records[i].line, streamed[i]);
   EXPECT_EQ(loaded[0].request.text("args.1"), "4");
   EXPECT_EQ(loaded[0].request.number("simulated"), 1);
   EXPECT_EQ(loaded[0].request.text("device.serial"), phone.serial());

@@ -100,7 +100,8 @@ class DeviceSession {
   std::string remoteSha256(const std::string& remote);
   // Runs `darkroom-agent <subcommand> --workdir kDeviceWorkDir args...`, calling on_record for
   // each line as it arrives. Throws DeviceError with the agent's error record or stderr on a
-  // non-zero exit; JobCancelled when ctx is cancelled (the agent is stopped).
+  // non-zero exit; JobCancelled when ctx is cancelled (the agent is stopped). The agent may be
+  // silent for up to 10 minutes (or the client's timeout, if longer) between lines.
   std::vector<AgentRecord> runAgent(const std::string& subcommand,
                                     const std::vector<std::string>& args,
                                     const RecordFn& on_record, JobContext& ctx);
