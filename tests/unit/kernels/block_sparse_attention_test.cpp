@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <iostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -214,25 +215,34 @@ Result dense(const Problem& pr) {
 }
 
 // |got − want| <= tol · (1 + max |want|), elementwise; reports the first few mismatches.
+// The largest |got − want| / max(1, max |want|) over the comparisons of one test (the quantity
+// the tolerance bounds), for the line the back-end comparison prints.
+struct WorstError {
+  double relative = 0;
+};
+
 void expectNear(const std::vector<float>& got, const std::vector<float>& want, double tol,
-                const std::string& what) {
+                const std::string& what, WorstError* worst) {
   ASSERT_EQ(got.size(), want.size()) << what;
   double scale = 1;
   for (float w : want) scale = std::max(scale, double(std::fabs(w)));
   int bad = 0;
-  for (std::size_t n = 0; n < got.size() && bad < 5; ++n)
-    if (!(std::fabs(double(got[n]) - want[n]) <= tol * scale)) {
+  for (std::size_t n = 0; n < got.size() && bad < 5; ++n) {
+    const double error = std::fabs(double(got[n]) - want[n]);
+    if (worst) worst->relative = std::max(worst->relative, error / scale);
+    if (!(error <= tol * scale)) {
       ADD_FAILURE() << what << "[" << n << "]: got " << got[n] << ", want " << want[n];
       ++bad;
     }
+  }
 }
 
-void expectSame(const Result& got, const Result& want, double tol) {
-  expectNear(got.o, want.o, tol, "o");
-  expectNear(got.probs, want.probs, tol, "probs");
-  expectNear(got.dq, want.dq, tol, "dq");
-  expectNear(got.dk, want.dk, tol, "dk");
-  expectNear(got.dv, want.dv, tol, "dv");
+void expectSame(const Result& got, const Result& want, double tol, WorstError* worst = nullptr) {
+  expectNear(got.o, want.o, tol, "o", worst);
+  expectNear(got.probs, want.probs, tol, "probs", worst);
+  expectNear(got.dq, want.dq, tol, "dq", worst);
+  expectNear(got.dk, want.dk, tol, "dk", worst);
+  expectNear(got.dv, want.dv, tol, "dv", worst);
 }
 
 unsigned freshSeed() { return std::random_device{}(); }
@@ -298,12 +308,15 @@ TEST(BlockSparseAttention, CpuMatchesReference) {
   cases.push_back({1, 1, 130, 40, 20});
   cases.push_back({1, 2, 70, 13, 12});   // dim not a multiple of 4 either: the scalar tails
   cases.push_back({1, 1, 45, 6, 7});
+  WorstError worst;
   for (const Case& c : cases)
     for (Pattern pattern : kPatterns) {
       SCOPED_TRACE(describe(c, pattern, seed));
       const Problem pr(c, pattern, rng);
-      expectSame(runHost(dk::Backend::Cpu, pr), runHost(dk::Backend::Reference, pr), 2e-5);
+      expectSame(runHost(dk::Backend::Cpu, pr), runHost(dk::Backend::Reference, pr), 2e-5, &worst);
     }
+  std::cout << dk::backendName(dk::Backend::Cpu) << " vs reference, worst |error| / max(1, "
+            << "max |want|): " << worst.relative << " (o, probs, dq, dk, dv)\n";
 }
 
 TEST(BlockSparseAttention, CudaMatchesReference) {

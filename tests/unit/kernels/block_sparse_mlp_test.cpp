@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <iostream>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -123,15 +124,27 @@ std::vector<float> runScatter(Backend backend, const std::vector<float>& a, Inde
   return out;
 }
 
+// The largest |got − want| and the largest ratio of it to its tolerance over the comparisons of
+// one test, for the line the back-end comparison prints.
+struct WorstError {
+  double abs = 0, ratio = 0;
+};
+
 // Float sums of `terms` products may differ from the double reference by a few ulps of the sum
 // of magnitudes; 1e-5 of it is generous for every depth tested, and still catches a wrong term.
 void expectClose(const std::vector<float>& got, const std::vector<float>& want,
-                 const std::vector<double>& magnitude, const std::string& what) {
+                 const std::vector<double>& magnitude, const std::string& what,
+                 WorstError* worst = nullptr) {
   ASSERT_EQ(got.size(), want.size()) << what;
   int reported = 0;
   for (std::size_t i = 0; i < got.size(); ++i) {
     const double tol = 1e-5 * magnitude[i] + 1e-6;
-    if (!(std::abs(double{got[i]} - want[i]) <= tol) && reported++ < 5)
+    const double error = std::abs(double{got[i]} - want[i]);
+    if (worst) {
+      worst->abs = std::max(worst->abs, error);
+      worst->ratio = std::max(worst->ratio, error / tol);
+    }
+    if (!(error <= tol) && reported++ < 5)
       ADD_FAILURE() << what << " element " << i << ": got " << got[i] << ", want " << want[i]
                     << " (tolerance " << tol << ", seed " << freshSeed() << ")";
   }
@@ -154,7 +167,7 @@ std::string describe(const char* op, Backend backend, const Shape& s, const Bloc
 // Both products for one shape and layout, `backend` against Reference, with magnitudes computed
 // here from the definition.
 void checkBoth(Backend backend, const Shape& s, const Blocks& blocks, bool withBias,
-               std::mt19937& rng) {
+               std::mt19937& rng, WorstError& worst) {
   const std::vector<Index> active = activeRows(s.n, s.block, blocks);
   const auto width = Index(active.size());
   ASSERT_EQ(width, compactWidth(s.n, blocks.data(), Index(blocks.size()), s.block));
@@ -175,7 +188,7 @@ void checkBoth(Backend backend, const Shape& s, const Blocks& blocks, bool withB
       }
     const auto want = runGather(Backend::Reference, a, s.rows, s.k, w, s.n, blocks, s.block, b);
     const auto got = runGather(backend, a, s.rows, s.k, w, s.n, blocks, s.block, b);
-    expectClose(got, want, mag, describe("gatherNT", backend, s, blocks, withBias));
+    expectClose(got, want, mag, describe("gatherNT", backend, s, blocks, withBias), &worst);
   }
   // scatterNN: a [rows, width], w [n, k], bias [k].
   {
@@ -193,7 +206,7 @@ void checkBoth(Backend backend, const Shape& s, const Blocks& blocks, bool withB
       }
     const auto want = runScatter(Backend::Reference, a, s.rows, w, s.n, s.k, blocks, s.block, b);
     const auto got = runScatter(backend, a, s.rows, w, s.n, s.k, blocks, s.block, b);
-    expectClose(got, want, mag, describe("scatterNN", backend, s, blocks, withBias));
+    expectClose(got, want, mag, describe("scatterNN", backend, s, blocks, withBias), &worst);
   }
 }
 
@@ -223,11 +236,14 @@ void checkAllShapes(Backend backend) {
     shapes.push_back({7, 4500, 1000, 32});   // both: k * width > 4M when all are active
   }
   int index = 0;
+  WorstError worst;
   for (const Shape& s : shapes)
     for (const Blocks& blocks : layoutsFor(s.n, s.block, rng)) {
-      checkBoth(backend, s, blocks, index++ % 2 == 0, rng);
+      checkBoth(backend, s, blocks, index++ % 2 == 0, rng, worst);
       if (::testing::Test::HasFailure()) return;  // one broken case says enough
     }
+  std::cout << backendName(backend) << " vs reference, worst |error| " << worst.abs
+            << ", worst |error| / tolerance " << worst.ratio << "\n";
 }
 
 TEST(BlockSparseMlp, CpuMatchesReference) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -74,6 +75,20 @@ void expectClose(const std::vector<float>& got, const std::vector<float>& want,
   for (std::size_t i = 0; i < got.size(); ++i)
     ASSERT_NEAR(got[i], want[i], 1e-5f + 2e-5f * magnitude[i]) << what << " at " << i;
 }
+
+// The largest |got − want| of a comparison and the largest ratio of it to the bound
+// 1e-5 + relative · magnitude, for the line a comparison prints when it passes.
+struct WorstError {
+  double abs = 0, ratio = 0;
+  void add(const std::vector<float>& got, const std::vector<float>& want,
+           const std::vector<float>& magnitude, double relative) {
+    for (std::size_t i = 0; i < got.size() && i < want.size(); ++i) {
+      const double e = std::fabs(double(got[i]) - want[i]);
+      abs = std::max(abs, e);
+      ratio = std::max(ratio, e / (1e-5 + relative * magnitude[i]));
+    }
+  }
+};
 
 // The AVX512-BF16 kernel rounds each weight q·d and each activation to bf16 (8 significant bits,
 // nearest even: relative error ≤ 2^-8 each, so ≤ 2^-7 + 2^-16 per product) and sums in float32:
@@ -211,6 +226,7 @@ void compareWithReference(Backend backend) {
   if (!backendAvailable(backend, &why)) GTEST_SKIP() << backendName(backend) << ": " << why;
   std::mt19937 rng(freshSeed());
   SCOPED_TRACE("seed " + std::to_string(freshSeed()));
+  WorstError worst;
   for (const Shape& s : shapes()) {
     const std::vector<float> w = randomVector(rng, s.rows * s.cols, 0.1f);
     for (QuantType type : kTypes)
@@ -226,13 +242,17 @@ void compareWithReference(Backend backend) {
                                      quantTypeName(type) + " " + quantLayoutName(layout) + " " +
                                      dequantName(mode) + " " + std::to_string(s.rows) + " x " +
                                      std::to_string(s.cols) + " batch " + std::to_string(batch);
-            (runsInBf16(backend, type, layout, mode) ? expectCloseBf16 : expectClose)(
-                runQuant(backend, m, x, batch, mode),
-                runQuant(Backend::Reference, m, x, batch, mode), mag, what);
+            const bool bf16 = runsInBf16(backend, type, layout, mode);
+            const std::vector<float> got = runQuant(backend, m, x, batch, mode);
+            const std::vector<float> want = runQuant(Backend::Reference, m, x, batch, mode);
+            (bf16 ? expectCloseBf16 : expectClose)(got, want, mag, what);
+            worst.add(got, want, mag, bf16 ? 0x1p-7 + 0x1p-16 + 2e-5 : 2e-5);
           }
         }
       }
   }
+  std::cout << backendName(backend) << " (" << quantGemmCpuIsa() << ") vs reference, worst "
+            << "|error| " << worst.abs << ", worst |error| / bound " << worst.ratio << "\n";
 }
 
 TEST(QuantGemm, CpuMatchesReference) {
@@ -309,17 +329,22 @@ void compareDenseWithReference(Backend backend) {
   if (!backendAvailable(backend, &why)) GTEST_SKIP() << backendName(backend) << ": " << why;
   std::mt19937 rng(freshSeed());
   SCOPED_TRACE("seed " + std::to_string(freshSeed()));
+  WorstError worst;
   for (const Shape& s : shapes()) {
     const std::vector<float> w = randomVector(rng, s.rows * s.cols, 0.1f);
     for (Index batch : s.batches) {
       const std::vector<float> x = randomVector(rng, batch * s.cols, 1.0f);
-      expectClose(runDense(backend, w, s.rows, s.cols, x, batch),
-                  runDense(Backend::Reference, w, s.rows, s.cols, x, batch),
-                  magnitudes(w, s.rows, s.cols, x, batch),
+      const std::vector<float> got = runDense(backend, w, s.rows, s.cols, x, batch);
+      const std::vector<float> want = runDense(Backend::Reference, w, s.rows, s.cols, x, batch);
+      const std::vector<float> mag = magnitudes(w, s.rows, s.cols, x, batch);
+      expectClose(got, want, mag,
                   std::string(backendName(backend)) + " dense " + std::to_string(s.rows) + " x " +
                       std::to_string(s.cols) + " batch " + std::to_string(batch));
+      worst.add(got, want, mag, 2e-5);
     }
   }
+  std::cout << backendName(backend) << " dense vs reference, worst |error| " << worst.abs
+            << ", worst |error| / bound " << worst.ratio << "\n";
 }
 
 TEST(QuantGemm, CpuDenseMatchesReference) { compareDenseWithReference(Backend::Cpu); }
