@@ -16,6 +16,8 @@
 #include "darkroom/demo.h"
 #include "darkroom/run_export.h"
 #include "darkroom/workspace.h"
+#include "devices/devices_panel.h"
+#include "devices/profile_panel.h"
 #include "finetune/finetune_panel.h"
 #include "imgui/engine_panel.h"
 #include "jobs/job_bridge.h"
@@ -129,6 +131,16 @@ void MainWindow::buildDocks() {
   addScrolledDock(kernels_, {1100, 480}, tr("Kernels"), "dock.kernels");
   frontier_ = new FrontierPanel(jobs_);
   addScrolledDock(frontier_, {1000, 480}, tr("Frontier"), "dock.frontier");
+  // Phones: the devices adb sees, then profiles run on one of them and compared.
+  devices_ = new DevicesPanel;
+  addScrolledDock(devices_, {900, 420}, tr("Devices"), "dock.devices");
+  profile_ = new ProfilePanel(jobs_);
+  addScrolledDock(profile_, {1150, 560}, tr("Profile"), "dock.profile");
+  connect(devices_, &DevicesPanel::devicesChanged, profile_, &ProfilePanel::setDevices);
+  connect(devices_, &DevicesPanel::currentDeviceChanged, profile_, &ProfilePanel::selectDevice);
+  // The device list is followed once either panel is looked at, not before: a window that never
+  // shows them never starts an adb server.
+  connect(profile_, &ProfilePanel::devicesWanted, devices_, &DevicesPanel::startTracking);
   // Selecting one analysis run shows it; the newest request wins (job supersession).
   connect(runs_, &RunsPanel::selectionChanged, this, [this](const std::vector<std::int64_t>& ids) {
     if (ids.size() != 1 || !workspace_) return;
@@ -211,6 +223,10 @@ void MainWindow::buildMenus() {
     frontier_->runSweep();
     raise("dock.frontier");
   });
+  run->addAction(tr("&Profile a Device (Profile Panel Settings)"), this, [this, raise] {
+    raise("dock.profile");
+    profile_->run();
+  });
   run->addSeparator();
   run->addAction(tr("Create &Demo Models and Runs"), this, [this] { createDemoRuns(false); });
   run->addAction(tr("Retrain Demo Models"), this, [this] { createDemoRuns(true); });
@@ -252,6 +268,7 @@ bool MainWindow::openWorkspace(const QString& path, bool create, QString* error)
     quantization_->setWorkspace(nullptr);
     kernels_->setWorkspace(nullptr);
     frontier_->setWorkspace(nullptr);
+    profile_->setWorkspace(nullptr);
     workspace_ = std::move(ws);
     runs_->setStore(&workspace_->store());
     finetune_->setWorkspace(workspace_.get());
@@ -260,6 +277,7 @@ bool MainWindow::openWorkspace(const QString& path, bool create, QString* error)
     quantization_->setWorkspace(workspace_.get());
     kernels_->setWorkspace(workspace_.get());
     frontier_->setWorkspace(workspace_.get());
+    profile_->setWorkspace(workspace_.get());
     workspace_label_->setText(tr("Workspace: %1").arg(QString::fromStdString(workspace_->root().string())));
     setWindowTitle(tr("Darkroom — %1").arg(QString::fromStdString(workspace_->root().filename().string())));
     QSettings().setValue("workspace/last", QString::fromStdString(workspace_->root().string()));
@@ -360,6 +378,8 @@ void MainWindow::setTheme(Theme theme) {
   quantization_->applyTheme();
   kernels_->applyTheme();
   frontier_->applyTheme();
+  devices_->applyTheme();
+  profile_->applyTheme();
   if (engine_) engine_->setDarkStyle(theme == Theme::Dark);
   for (auto* action : findChildren<QAction*>())
     if (action->isCheckable() && action->data().toString().size())

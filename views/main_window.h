@@ -16,6 +16,7 @@ class Workspace;
 namespace darkroom::views {
 
 class CoactPanel;
+class DevicesPanel;
 class EnginePanel;
 class FinetunePanel;
 class FrontierPanel;
@@ -23,6 +24,7 @@ class JobBridge;
 class KernelsPanel;
 class LogPanel;
 class PlacementComparisonPanel;
+class ProfilePanel;
 class QuantizationPanel;
 class RunsPanel;
 class SparsityPanel;
@@ -61,6 +63,8 @@ class MainWindow : public QMainWindow {
   QuantizationPanel* quantizationPanel() const { return quantization_; }
   KernelsPanel* kernelsPanel() const { return kernels_; }
   FrontierPanel* frontierPanel() const { return frontier_; }
+  DevicesPanel* devicesPanel() const { return devices_; }
+  ProfilePanel* profilePanel() const { return profile_; }
   JobBridge* jobs() const { return jobs_; }
 
  protected:
@@ -86,6 +90,8 @@ class MainWindow : public QMainWindow {
   QuantizationPanel* quantization_;
   KernelsPanel* kernels_;
   FrontierPanel* frontier_;
+  DevicesPanel* devices_;
+  ProfilePanel* profile_;
   QLabel* workspace_label_;
   QLabel* jobs_label_;
   QByteArray default_state_;
