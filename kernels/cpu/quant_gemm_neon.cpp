@@ -142,15 +142,19 @@ void decodeTile(const std::uint8_t* tile, int8x16_t lut, float* out) {
 }
 
 // acc[m] += Σ_p w[p·64 + 4m .. 4m + 3] · (x[2p], x[2p + 1], x[2p], x[2p + 1]) over the tile's
-// 16 input pairs: lane 2i + r of acc[m] belongs to output 2m + i, input parity r.
+// 16 input pairs: lane 2i + r of acc[m] belongs to output 2m + i, input parity r. Two passes of
+// 8 accumulators: with all 16 at once, their 16 weight vectors and the input pair need one
+// register more than the 32 there are.
 inline void tileFma(const float* w, const float* x, float* acc) {
-  float32x4_t a[16];
-  for (int m = 0; m < 16; ++m) a[m] = vld1q_f32(acc + 4 * m);
-  for (int p = 0; p < 16; ++p, w += 64) {
-    const float32x4_t xv = pairBroadcast(x + 2 * p);
-    for (int m = 0; m < 16; ++m) a[m] = vfmaq_f32(a[m], vld1q_f32(w + 4 * m), xv);
+  for (int half = 0; half < 2; ++half, w += 32, acc += 32) {
+    float32x4_t a[8];
+    for (int m = 0; m < 8; ++m) a[m] = vld1q_f32(acc + 4 * m);
+    for (int p = 0; p < 16; ++p) {
+      const float32x4_t xv = pairBroadcast(x + 2 * p);
+      for (int m = 0; m < 8; ++m) a[m] = vfmaq_f32(a[m], vld1q_f32(w + 64 * p + 4 * m), xv);
+    }
+    for (int m = 0; m < 8; ++m) vst1q_f32(acc + 4 * m, a[m]);
   }
-  for (int m = 0; m < 16; ++m) vst1q_f32(acc + 4 * m, a[m]);
 }
 
 // Batch 1: the decoded vectors go straight into the 16 accumulators of the tile column; each
@@ -168,6 +172,8 @@ void tileColumnSingle(const std::uint8_t* tile, Index kTiles, const float* x, in
       halfsToFloats(tile + sbBytes - 16, scales);
       if constexpr (kMode == Decode::Int8) {
         // Chunk i: values 16i.. are input pair i / 4, accumulators 4·(i % 4).., group i / 2.
+        // Unrolled, so that every accumulator index is a constant and the 16 stay in registers.
+#pragma GCC unroll 16
         for (int i = 0; i < 16; ++i) {
           float32x4_t v[4];
           s8ToFloats(vld1q_s8(reinterpret_cast<const std::int8_t*>(tile) + 16 * i), v);
@@ -178,6 +184,8 @@ void tileColumnSingle(const std::uint8_t* tile, Index kTiles, const float* x, in
       } else {
         // Chunk h: low nibbles are values 16h.. (pair h / 4, group h / 2), high nibbles values
         // 128 + 16h.. (pair 2 + h / 4, group 4 + h / 2); both land in accumulators 4·(h % 4)...
+        // Unrolled, so that every accumulator index is a constant and the 16 stay in registers.
+#pragma GCC unroll 8
         for (int h = 0; h < 8; ++h) {
           float32x4_t lo[4], hi[4];
           nibblesToFloats<kMode>(vld1q_u8(tile + 16 * h), lut, lo, hi);
@@ -248,13 +256,19 @@ inline void rowDot(Index groups, const Decoder& decode, const float* x, Index ld
   float32x4_t acc[kRows][kAcc];
   for (auto& row : acc)
     for (auto& a : row) a = vdupq_n_f32(0.0f);
+  const float* xr[kRows];  // each batch row's next group
+  for (int b = 0; b < kRows; ++b) xr[b] = x + b * ldx;
   for (Index g = 0; g < groups; ++g) {
     float32x4_t v[8];
     decode(g, v);
-    const float* xg = x + g * kQuantGroup;
-    for (int b = 0; b < kRows; ++b)
+    // Unrolled, so that the accumulators stay in registers (GCC keeps the rows' loop otherwise).
+#pragma GCC unroll 8
+    for (int b = 0; b < kRows; ++b) {
+#pragma GCC unroll 8
       for (int i = 0; i < 8; ++i)
-        acc[b][i % kAcc] = vfmaq_f32(acc[b][i % kAcc], v[i], vld1q_f32(xg + b * ldx + 4 * i));
+        acc[b][i % kAcc] = vfmaq_f32(acc[b][i % kAcc], v[i], vld1q_f32(xr[b] + 4 * i));
+      xr[b] += kQuantGroup;
+    }
   }
   for (int b = 0; b < kRows; ++b) {
     float32x4_t a = acc[b][0];
