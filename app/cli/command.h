@@ -37,6 +37,9 @@ int iobenchCommand(const Context& ctx, Args& args);  // iobench_command.cpp
 int quantizeCommand(const Context& ctx, Args& args); // quantize_command.cpp
 int kbenchCommand(const Context& ctx, Args& args);   // quantize_command.cpp
 int ttsCommand(const Context& ctx, Args& args);      // tts_command.cpp
+// device_command.cpp: gets the raw words, since `device shell -- ARGS` passes everything after
+// `--` to the phone untouched.
+int deviceCommand(const Context& ctx, const std::vector<std::string>& words);
 
 // Prints rows as an aligned text table.
 void printTable(const std::vector<std::string>& header,

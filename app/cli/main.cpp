@@ -8,11 +8,6 @@
 using namespace darkroom;
 using namespace darkroom::cli;
 
-namespace darkroom::cli {
-// device_command.cpp: takes the raw words, as what follows "--" belongs to the device.
-int deviceCommand(const Context& ctx, const std::vector<std::string>& words);
-}  // namespace darkroom::cli
-
 static const char* kHelp = R"(usage: darkroom-cli [--workspace DIR] COMMAND [ARGS] [--help]
 
 Darkroom: see, launch and measure sparse fine-tuning, flash placement and NPU quantization.

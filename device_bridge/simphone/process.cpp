@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -71,6 +72,7 @@ ChildProcess spawnChild(const SpawnRequest& request) {
     throw;
   }
 
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     const int e = errno;
@@ -87,6 +89,11 @@ ChildProcess spawnChild(const SpawnRequest& request) {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
     ::setsid();
+    // A phone that dies (SIGKILL: the cable pulled) takes its commands with it, as a real
+    // phone's would; the forking thread runs the session until the child ends, so the signal
+    // cannot fire early.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) _exit(125);
     if (request.terminal) {
       ::ioctl(slave, TIOCSCTTY, 0);
       ::dup2(slave, 0);
