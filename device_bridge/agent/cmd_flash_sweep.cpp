@@ -79,8 +79,10 @@ PointResult runPoint(int fd, std::int64_t file_bytes, const Point& p, double sec
       const bool random = p.pattern == "random";
       while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
       auto now = Clock::now();
-      while (error.empty() && !failed.load(std::memory_order_relaxed) && now < deadline &&
-             !stopRequested()) {
+      // Every thread reads at least once, even when it was scheduled after the deadline (a busy
+      // phone): a point of zero reads would say nothing.
+      while (error.empty() && !failed.load(std::memory_order_relaxed) &&
+             (now < deadline || reads == 0) && !stopRequested()) {
         if (read_cap > 0 && issued.fetch_add(1, std::memory_order_relaxed) >= read_cap) break;
         std::int64_t offset;
         if (random) {
