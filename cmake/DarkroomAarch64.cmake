@@ -27,6 +27,8 @@ include(ExternalProject)
 # With qemu-aarch64-static (Debian: qemu-user-static) the host's ctest then runs the aarch64
 # programs too:
 #   kernels.aarch64        kernel_tests: every NEON kernel against the scalar reference
+#   agent.aarch64.info     darkroom-agent info: a valid info record naming cpu-neon, available
+#   agent.aarch64.kernels  a short darkroom-agent kernels run: samples from cpu-neon, a result
 # Timings under an emulator mean nothing; these tests check results only.
 function(darkroom_add_aarch64_build)
   set(binary_dir "${CMAKE_BINARY_DIR}/aarch64")
@@ -73,4 +75,19 @@ function(darkroom_add_aarch64_build)
   set_tests_properties(kernels.aarch64 PROPERTIES
     ENVIRONMENT "DARKROOM_KERNEL_TEST_SIZES=small;OMP_NUM_THREADS=2"
     PROCESSORS 2 TIMEOUT 300 LABELS aarch64)
+
+  # The agent, checked by cmake/DarkroomAgentCheck.cmake, each run in a work folder of its own.
+  set(check "${CMAKE_SOURCE_DIR}/cmake/DarkroomAgentCheck.cmake")
+  set(workdirs "${CMAKE_BINARY_DIR}/aarch64-agent-tests")
+  add_test(NAME agent.aarch64.info
+           COMMAND ${CMAKE_COMMAND} -DQEMU=${DARKROOM_QEMU_AARCH64}
+                   -DAGENT=${DARKROOM_AGENT_AARCH64_PATH} -DWORKDIR=${workdirs}/info
+                   -DSUBCOMMAND=info -P ${check})
+  add_test(NAME agent.aarch64.kernels
+           COMMAND ${CMAKE_COMMAND} -DQEMU=${DARKROOM_QEMU_AARCH64}
+                   -DAGENT=${DARKROOM_AGENT_AARCH64_PATH} -DWORKDIR=${workdirs}/kernels
+                   -DSUBCOMMAND=kernels "-DARGS=--batches 1,3 --rows 96 --cols 160 --backend cpu"
+                   -P ${check})
+  set_tests_properties(agent.aarch64.info agent.aarch64.kernels PROPERTIES
+    ENVIRONMENT "OMP_NUM_THREADS=2" TIMEOUT 180 LABELS aarch64)
 endfunction()
