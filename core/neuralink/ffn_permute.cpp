@@ -5,6 +5,7 @@
 #include "darkroom/neuralink/trace.h"
 #include "darkroom/safetensors.h"
 #include "model/checkpoint.h"
+#include "neuralink/layout_writer.h"
 
 namespace darkroom::neuralink {
 namespace fs = std::filesystem;
@@ -33,35 +34,18 @@ model::Transformer loadInOwnDtype(const fs::path& model_dir) {
 
 std::vector<std::vector<std::int32_t>> placementOrders(const Placement& placement,
                                                        std::int64_t layers, std::int64_t neurons) {
-  std::vector<std::vector<std::int32_t>> orders;
-  if (neurons < 1 || neurons > INT32_MAX)
-    throw NeuralinkError("a layer needs 1 to 2^31-1 neurons, not " + std::to_string(neurons));
-  if (placement.layers.empty()) {
-    for (std::int64_t l = 0; l < layers; ++l) {
-      std::vector<std::int32_t> order(static_cast<std::size_t>(neurons));
-      for (std::int64_t k = 0; k < neurons; ++k) order[std::size_t(k)] = std::int32_t(k);
-      orders.push_back(std::move(order));
-    }
-    return orders;
-  }
-  if (std::int64_t(placement.layers.size()) != layers)
+  if (!placement.layers.empty() && std::int64_t(placement.layers.size()) != layers)
     throw NeuralinkError("the placement has " + std::to_string(placement.layers.size()) +
                          " layers, the model " + std::to_string(layers));
+  std::vector<std::vector<std::int32_t>> orders;
   for (std::int64_t l = 0; l < layers; ++l) {
-    const auto& order = placement.layers[std::size_t(l)].order;
-    const std::string where = "placement layer " + std::to_string(l) + ": ";
-    if (std::int64_t(order.size()) != neurons)
-      throw NeuralinkError(where + "orders " + std::to_string(order.size()) +
-                           " neurons, the layer has " + std::to_string(neurons));
-    std::vector<bool> seen(static_cast<std::size_t>(neurons));
-    for (auto n : order) {
-      if (n < 0 || n >= neurons)
-        throw NeuralinkError(where + "neuron " + std::to_string(n) + " is out of range");
-      if (seen[std::size_t(n)])
-        throw NeuralinkError(where + "neuron " + std::to_string(n) + " appears twice");
-      seen[std::size_t(n)] = true;
+    const LayerPlacement* layer =
+        placement.layers.empty() ? nullptr : &placement.layers[std::size_t(l)];
+    try {
+      orders.push_back(checkedLayerOrder(layer, neurons));
+    } catch (const NeuralinkError& e) {
+      throw NeuralinkError("placement layer " + std::to_string(l) + ": " + e.what());
     }
-    orders.push_back(order);
   }
   return orders;
 }
