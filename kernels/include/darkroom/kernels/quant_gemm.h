@@ -36,6 +36,7 @@ void quantGemm(Backend backend, const QuantMatrixView& w, const float* x, std::i
 // what every other Cpu kernel uses). The environment variable DARKROOM_CPU_ISA, read at every
 // call, narrows the choice so that tests and benchmarks can run every version on one machine:
 // "avx512" keeps them to the float32 AVX-512 kernels, "avx2" to AVX2 (other values are ignored).
+// On aarch64 it is "neon" (one vqtbl1q_s8 per 16 codes), on other processors "none".
 const char* quantGemmCpuIsa();
 
 // y[b, n] = Σ_k x[b, k] · w[n, k], w row-major float32 [rows, cols].
