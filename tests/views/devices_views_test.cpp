@@ -365,12 +365,11 @@ class DevicesViewsTest : public QObject {
       QVERIFY(std::is_sorted(s->points.begin(), s->points.end(),
                              [](const ChartPoint& a, const ChartPoint& b) { return a.x < b.x; }));
     }
-    const ChartSeries* first = data.find(ProfileChartId::SweepThroughput, 0, records[2].text("pattern") == "random"
-                                                                                 ? sweepVariant("random", 1)
-                                                                                 : std::string());
+    const ChartSeries* first = data.find(ProfileChartId::SweepThroughput, 0,
+                                         sweepVariant(again.text("pattern"), int(again.number("queue_depth"))));
     QVERIFY(first);
     const auto at = std::find_if(first->points.begin(), first->points.end(),
-                                 [&](const ChartPoint& p) { return p.x == records[2].number("read_bytes"); });
+                                 [&](const ChartPoint& p) { return p.x == again.number("read_bytes"); });
     QCOMPARE(at->y, 12345.0);
     QVERIFY(!data.simulated());
     QCOMPARE(data.latest("result")->number("points"), double(records.size() - 2));
@@ -431,6 +430,13 @@ class DevicesViewsTest : public QObject {
     QVERIFY(latency->legend->visible());
     QVERIFY2(set->summaryText().contains("best") && set->summaryText().contains("MB/s"),
              qPrintable(set->summaryText()));
+    // A progress record is said while it is the newest, not after samples followed it.
+    AgentRecord progress = record("flash-sweep", "progress", 1);
+    progress.strings["message"] = "writing flash-sweep.bin";
+    feed(panel, {progress});
+    QVERIFY2(set->summaryText().contains("writing flash-sweep.bin"), qPrintable(set->summaryText()));
+    feed(panel, {sweepRecords(sizes, true).front()});
+    QVERIFY2(!set->summaryText().contains("writing"), qPrintable(set->summaryText()));
     // One variant alone.
     set->variantBox()->setCurrentIndex(set->variantBox()->findData("random · QD 4"));
     QCOMPARE(mb->dataGraphCount(), 1);
@@ -518,6 +524,20 @@ class DevicesViewsTest : public QObject {
     QCOMPARE(cpu0->data()->at(samples - 1)->key, (samples - 1) * 0.5);
     QCOMPARE(cpu0->data()->at(0)->value, 300.0);
     QCOMPARE(temp->xAxis->scaleType(), QCPAxis::stLinear);
+    panel.endLive();
+    // A core without cpufreq in one sample (null, so no key) loses that point only; a warning
+    // is said.
+    auto gappy = monitorRecords(samples, cores, 0);
+    gappy[std::size_t(samples / 2)].numbers.erase("cpu_freq_khz.0");
+    gappy[std::size_t(samples / 2)].numbers.erase("thermal.1.temp_c");
+    gappy.back().strings["warning"] = "thermal_zone7 refused the read";
+    panel.beginLive("monitor");
+    feed(panel, gappy);
+    QCOMPARE(freq->seriesGraph(0, "cpu 0")->dataCount(), samples - 1);
+    QCOMPARE(freq->seriesGraph(0, "cpu 1")->dataCount(), samples);
+    QCOMPARE(temp->seriesGraph(0, "gpu-thermal")->dataCount(), samples - 1);
+    QVERIFY2(panel.liveCharts()->summaryText().contains("Warning: thermal_zone7 refused the read"),
+             qPrintable(panel.liveCharts()->summaryText()));
     panel.endLive();
 
     // Info: a filterable table of the record's fields.
@@ -663,8 +683,8 @@ class DevicesViewsTest : public QObject {
     QCOMPARE(parseSizeList("4K, 16k 1M,4096", &error), (std::vector<std::int64_t>{4096, 16384, 1 << 20, 4096}));
     QVERIFY(parseSizeList("4K, pages", &error).empty());
     QVERIFY2(error.contains("\"pages\""), qPrintable(error));
-    QVERIFY(parseSizeList("100", &error).empty());
-    QVERIFY2(error.contains("512"), qPrintable(error));
+    QVERIFY(parseSizeList("6000", &error).empty());
+    QVERIFY2(error.contains("multiple of 4K"), qPrintable(error));
     QVERIFY(parseSizeList("", &error).empty());
 
     QTemporaryDir dir;
@@ -685,6 +705,10 @@ class DevicesViewsTest : public QObject {
     form->sizesEdit()->setText("4K, lots");
     QCOMPARE(panel.run(), std::uint64_t(0));
     QVERIFY2(panel.message().contains("\"lots\""), qPrintable(panel.message()));
+    form->sizesEdit()->setText("4K, 64M");
+    form->fileMbBox()->setValue(32);
+    QVERIFY2(form->problem().contains("32 MiB test file"), qPrintable(form->problem()));
+    form->fileMbBox()->setValue(64);
     form->sizesEdit()->setText("4K, 1M");
     form->randomBox()->setChecked(false);
     form->sequentialBox()->setChecked(false);
@@ -709,7 +733,13 @@ class DevicesViewsTest : public QObject {
     form->backendBox()->setCurrentIndex(form->backendBox()->findData("reference"));
     r = form->request();
     QCOMPARE(r.args, (std::vector<std::string>{"--batches", "1,2,4", "--rows", "4096", "--cols", "4096",
-                                               "--backend", "reference", "--kv", "1024"}));
+                                               "--backend", "reference", "--kv", "1024", "--min-ms", "200"}));
+    form->kernelBoxes()[1]->setChecked(false);
+    form->kernelBoxes()[3]->setChecked(false);
+    QCOMPARE(form->request().args.back(), std::string("quant-gemm,softmax"));
+    for (auto* box : form->kernelBoxes()) box->setChecked(false);
+    QVERIFY2(form->problem().contains("kernel"), qPrintable(form->problem()));
+    for (auto* box : form->kernelBoxes()) box->setChecked(true);
     form->setKind("monitor");
     QCOMPARE(form->request().args, (std::vector<std::string>{"--interval-ms", "500", "--count", "120"}));
     QVERIFY(!panel.busy());
@@ -833,6 +863,114 @@ class DevicesViewsTest : public QObject {
     QVERIFY(panel.connectTo(QString("127.0.0.1:%1").arg(freePort())));
     QTRY_VERIFY_WITH_TIMEOUT(!panel.connectError().isEmpty(), 30000);
     QVERIFY2(panel.connectError().startsWith("Could not connect to 127.0.0.1:"), qPrintable(panel.connectError()));
+  }
+
+  // The whole flow on the real adb server: a simulated phone started from the Devices panel
+  // appears through tracking, a tiny kernels profile runs on it from the Profile panel (the
+  // agent pushed, records drawn live, the profile stored and listed for comparison), and the
+  // stopped phone leaves the list.
+  void simulatedPhoneIsProfiledEndToEnd() {
+    if (!adbProgramFound("adb")) QSKIP("the adb program is not installed (apt install adb)");
+    const adb::ServerAddress server{"127.0.0.1", adbServer().port};
+    QTemporaryDir dir;
+    auto ws = Workspace::create(dir.filePath("ws").toStdString());
+    JobBridge jobs(2);
+    DevicesPanel devices(nullptr, server);
+    ProfilePanel profile(&jobs, nullptr, server);
+    connect(&devices, &DevicesPanel::devicesChanged, &profile, &ProfilePanel::setDevices);
+    connect(&devices, &DevicesPanel::currentDeviceChanged, &profile, &ProfilePanel::selectDevice);
+    profile.setWorkspace(&ws);
+    devices.startTracking();
+    QTRY_COMPARE_WITH_TIMEOUT(devices.tracker()->state(), DeviceTracker::State::Tracking, 20000);
+
+    devices.startSimulatedPhone();
+    QTRY_VERIFY2_WITH_TIMEOUT(devices.phoneRunning() || devices.messageText().contains("Could not"),
+                              qPrintable(devices.messageText()), 60000);
+    QVERIFY2(devices.phoneRunning(), qPrintable(devices.messageText()));
+    const QString serial = devices.phoneSerial();
+    QVERIFY(serial.startsWith("127.0.0.1:"));
+    // Listed through tracking, described (model, ABI) and labelled simulated.
+    auto row = [&] { return devices.model()->rowOf(serial); };
+    QTRY_VERIFY_WITH_TIMEOUT(row() >= 0 && devices.model()->summary(row()).ready() &&
+                                 !devices.model()->summary(row()).abi.isEmpty(),
+                             60000);
+    const DeviceSummary phone = devices.model()->summary(row());
+    QVERIFY(phone.simulated);
+    QCOMPARE(devices.model()->index(row(), DeviceListModel::Kind).data().toString(), QString("simulated"));
+    QCOMPARE(phone.abi.toStdString(), device::hostAbi());
+    devices.selectDevice(serial);
+    QTRY_VERIFY_WITH_TIMEOUT(devices.properties()->visibleRows() > 3, 20000);
+    QCOMPARE(profile.form()->serial(), serial);
+
+    // A tiny kernels profile.
+    ProfileForm* form = profile.form();
+    form->setKind("kernels");
+    form->batchesEdit()->setText("1, 2");
+    form->rowsBox()->setValue(64);
+    form->colsBox()->setValue(96);
+    form->kvBox()->setValue(64);
+    form->minMsBox()->setValue(5);
+    form->backendBox()->setCurrentIndex(form->backendBox()->findData("reference"));
+    form->kernelBoxes()[1]->setChecked(false);  // dense-gemm
+    form->kernelBoxes()[3]->setChecked(false);  // attention
+    form->labelEdit()->setText("views test");
+    QVERIFY2(profile.run() != 0, qPrintable(profile.message()));
+    QVERIFY(profile.busy());
+    QTRY_VERIFY_WITH_TIMEOUT(!profile.busy(), 180000);
+    QVERIFY2(profile.lastProfileId() > 0, qPrintable(profile.message()));
+    QVERIFY2(profile.message().contains(QString("profile #%1").arg(profile.lastProfileId())),
+             qPrintable(profile.message()));
+    // Drawn live: the 4-bit GEMM and both softmaxes at two batches.
+    ProfileChartView* time = profile.liveCharts()->chart(ProfileChartId::KernelTime);
+    QCOMPARE(time->dataGraphCount(), 3);
+    QVERIFY(time->seriesGraph(0, "quant-gemm-q4_0-tile"));
+    QCOMPARE(time->drawnPoints(), 3 * 2);
+    QVERIFY(profile.liveData().simulated());
+    QVERIFY(profile.simulatedBadgeShown());
+    QVERIFY2(profile.transferText().contains("darkroom-agent"), qPrintable(profile.transferText()));
+    QCOMPARE(profile.transferPercent(), 100);
+    // Stored, and listed for comparison with its label.
+    const auto stored = device::loadProfiles(ws.store(), "kernels");
+    QCOMPARE(stored.size(), std::size_t(1));
+    QCOMPARE(stored[0].row.id, profile.lastProfileId());
+    QCOMPARE(stored[0].label, std::string("views test"));
+    QCOMPARE(stored[0].records.size(), profile.liveData().records());
+    ProfileComparison* comparison = profile.comparison();
+    QTRY_VERIFY_WITH_TIMEOUT(!comparison->loading() && comparison->profiles().size() == 1, 20000);
+    QCOMPARE(comparison->charts()->chart(ProfileChartId::KernelTime)->drawnPoints(), 3 * 2);
+    // A second run finds the agent on the phone already.
+    QVERIFY(profile.run() != 0);
+    QTRY_VERIFY_WITH_TIMEOUT(!profile.busy(), 180000);
+    QVERIFY2(profile.transferText().contains("already there"), qPrintable(profile.transferText()));
+
+    // A tiny flash sweep: the agent's nested latency percentiles reach the charts.
+    form->setKind("flash-sweep");
+    form->fileMbBox()->setValue(8);
+    form->sizesEdit()->setText("4K, 64K");
+    form->depthsEdit()->setText("1, 4");
+    form->secondsBox()->setValue(0.05);
+    QVERIFY2(profile.run() != 0, qPrintable(profile.message()));
+    QTRY_VERIFY_WITH_TIMEOUT(!profile.busy(), 180000);
+    QVERIFY2(profile.message().startsWith("Done"), qPrintable(profile.message()));
+    QCOMPARE(profile.liveCharts()->chart(ProfileChartId::SweepThroughput)->drawnPoints(), 2 * 2 * 2);
+    QCOMPARE(profile.liveCharts()->chart(ProfileChartId::SweepLatency)->drawnPoints(), 2 * 2 * 2 * 3);
+    QVERIFY(profile.liveCharts()->summaryText().contains("8 points, test file 8 MiB"));
+    qInfo("sweep summary: %s", qPrintable(profile.liveCharts()->summaryText()));
+
+    devices.resize(1300, 560);
+    profile.resize(1500, 820);
+    devices.show();
+    profile.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&profile));
+    QTest::qWait(60);
+    saveScreenshot(&devices, "devices_panel_simphone");
+    saveScreenshot(&profile, "profile_panel_simphone_sweep");
+
+    // Stopped: it leaves the list.
+    devices.stopSimulatedPhone();
+    QTRY_VERIFY_WITH_TIMEOUT(!devices.phoneRunning() && row() < 0, 60000);
+    QTRY_VERIFY2_WITH_TIMEOUT(devices.messageText().contains("stopped"), qPrintable(devices.messageText()), 20000);
+    QVERIFY(devices.phoneButton()->text().contains("Start"));
   }
 
   void screenshotsOfTheDevicesPanel() {

@@ -278,8 +278,7 @@ void DevicesPanel::startSimulatedPhone() {
           if (phone) {
             phone_ = phone;
             model_->setSimulatedSerial(QString::fromStdString(phone->phone.serial()));
-            showMessage(tr("Simulated phone running as %1 (files in %2). It is listed once the "
-                           "adb server has connected to it.")
+            showMessage(tr("Simulated phone running as %1 (its files are in %2).")
                             .arg(QString::fromStdString(phone->phone.serial()),
                                  QString::fromStdString(phone->phone.sandbox().string())),
                         false);

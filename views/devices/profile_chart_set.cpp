@@ -220,7 +220,7 @@ void ProfileChartSet::updateSummary(const ProfileSeriesBuilder& data, const std:
                         iops.first ? QString::fromStdString(iops.first->variant) : QString(),
                         iops.first ? sizeText(iops.second.x) : QString());
       if (const auto* result = data.latest("result", s))
-        line += tr(" · %1 points on a %2 file")
+        line += tr(" · %1 points, test file %2")
                     .arg(num(result->number("points")))
                     .arg(sizeText(result->number("file_bytes")));
     } else if (kind_ == "flash-replay") {
@@ -274,11 +274,18 @@ void ProfileChartSet::updateSummary(const ProfileSeriesBuilder& data, const std:
     else line = line.toHtmlEscaped();
     lines << line;
   }
-  if (sources.size() <= 1)
+  // What the agent is doing before its first sample (writing the test file), while it does it.
+  if (sources.size() <= 1 && data.lastType() == "progress")
     if (const auto* progress = data.latest("progress", 0)) {
       const QString message = QString::fromStdString(progress->text("message"));
       if (!message.isEmpty()) lines << message.toHtmlEscaped();
     }
+  if (!data.warnings().empty()) {
+    QStringList warnings;
+    for (const auto& w : data.warnings()) warnings << QString::fromStdString(w).toHtmlEscaped();
+    lines << QStringLiteral("<span style=\"color:%1\">%2</span>")
+                 .arg(seriesColor(1).name(), tr("Warning: %1").arg(warnings.join(QStringLiteral("; "))));
+  }
   if (!data.errors().empty()) {
     QStringList errors;
     for (const auto& e : data.errors()) errors << QString::fromStdString(e).toHtmlEscaped();

@@ -8,6 +8,7 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
+#include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -17,6 +18,8 @@
 #include <QStandardItemModel>
 #include <QToolButton>
 #include <QVBoxLayout>
+
+#include <algorithm>
 
 namespace darkroom::views {
 
@@ -59,9 +62,10 @@ std::vector<std::int64_t> parseSizeList(const QString& text, QString* error) {
     const QString unit = m.captured(2).toUpper();
     if (unit == QLatin1String("K")) bytes *= 1024;
     if (unit == QLatin1String("M")) bytes *= 1024 * 1024;
-    if (!ok || bytes < 512 || bytes > (std::int64_t(64) << 20)) {
+    // The agent reads whole 4 KiB blocks (O_DIRECT needs aligned sizes).
+    if (!ok || bytes < 4096 || bytes > (std::int64_t(64) << 20) || bytes % 4096 != 0) {
       if (error)
-        *error = QObject::tr("read sizes: \"%1\" is not a size from 512 bytes to 64M (write "
+        *error = QObject::tr("read sizes: \"%1\" is not a multiple of 4K from 4K to 64M (write "
                              "4096, 4K or 1M, separated by commas)")
                      .arg(part);
       return {};
@@ -218,7 +222,7 @@ QWidget* ProfileForm::replayPage() {
   collapse_ = new QCheckBox(tr("merge adjacent reads"));
   collapse_->setChecked(true);
   collapse_->setToolTip(tr("Access collapse: neighbouring bundles become one read"));
-  replayDepth_ = intBox(1, 256, 8, {}, tr("Reads in flight at once"));
+  replayDepth_ = intBox(1, 256, 32, {}, tr("Reads in flight at once"));
   tokens_ = intBox(0, 1000000, 0, {}, tr("Tokens to replay; 0: the whole trace"));
   tokens_->setSpecialValueText(tr("whole trace"));
   form->addRow(tr("Cache"), policy_);
@@ -242,12 +246,30 @@ QWidget* ProfileForm::kernelsPage() {
   backend_->addItem(tr("NPU (vendor runtime)"), "npu");
   backend_->setToolTip(tr("A back end the phone cannot run is reported as an error, never "
                           "replaced by another"));
-  kv_ = intBox(1, 1 << 20, 1024, {}, tr("Key/value length of the softmax kernel"));
+  kv_ = intBox(1, 1 << 20, 1024, {}, tr("Key/value length of the softmax and attention kernels"));
+  minMs_ = intBox(1, 60000, 200, tr(" ms"), tr("Time spent measuring each kernel × batch point, "
+                                               "after one untimed call"));
+  auto* which = new QWidget;
+  auto* whichLayout = new QGridLayout(which);
+  whichLayout->setContentsMargins(0, 0, 0, 0);
+  const std::pair<const char*, QString> kernels[] = {
+      {"quant-gemm", tr("4-bit GEMM")}, {"dense-gemm", tr("float GEMM")},
+      {"softmax", tr("softmax")}, {"attention", tr("attention")}};
+  for (const auto& [name, text] : kernels) {
+    auto* box = new QCheckBox(text);
+    box->setChecked(true);
+    box->setProperty("kernel", QString::fromLatin1(name));
+    box->setToolTip(tr("--kernels %1: the LUT and float versions side by side").arg(name));
+    whichLayout->addWidget(box, int(kernelBoxes_.size()) / 2, int(kernelBoxes_.size()) % 2);
+    kernelBoxes_.push_back(box);
+  }
   form->addRow(tr("Back end"), backend_);
+  form->addRow(tr("Kernels"), which);
   form->addRow(tr("Batches"), batches_);
   form->addRow(tr("Rows"), rows_);
   form->addRow(tr("Columns"), cols_);
   form->addRow(tr("KV length"), kv_);
+  form->addRow(tr("Per point"), minMs_);
   return page;
 }
 
@@ -345,6 +367,12 @@ device::ProfileRequest ProfileForm::request() const {
     add("--cols", QString::number(cols_->value()));
     add("--backend", backend_->currentData().toString());
     add("--kv", QString::number(kv_->value()));
+    add("--min-ms", QString::number(minMs_->value()));
+    QStringList kernels;
+    for (auto* box : kernelBoxes_)
+      if (box->isChecked()) kernels << box->property("kernel").toString();
+    // All of them is the agent's default: the command line stays short.
+    if (kernels.size() < int(kernelBoxes_.size())) add("--kernels", kernels.join(','));
   } else if (r.kind == "monitor") {
     add("--interval-ms", QString::number(interval_->value()));
     add("--count", QString::number(count_->value()));
@@ -361,7 +389,12 @@ QString ProfileForm::problem() const {
   QString error;
   const QString k = kind();
   if (k == QLatin1String("flash-sweep")) {
-    if (parseSizeList(sizes_->text(), &error).empty()) return error;
+    const auto sizes = parseSizeList(sizes_->text(), &error);
+    if (sizes.empty()) return error;
+    const std::int64_t file = std::int64_t(fileMb_->value()) << 20;
+    if (*std::max_element(sizes.begin(), sizes.end()) > file)
+      return tr("read sizes: the largest is bigger than the %1 MiB test file; make the file larger.")
+          .arg(fileMb_->value());
     if (!random_->isChecked() && !sequential_->isChecked())
       return tr("Choose a read pattern: random, sequential or both.");
     if (parseIntegerList(depths_->text(), 1, 1024, tr("queue depths"), &error).empty()) return error;
@@ -375,6 +408,8 @@ QString ProfileForm::problem() const {
     }
   } else if (k == QLatin1String("kernels")) {
     if (parseIntegerList(batches_->text(), 1, 4096, tr("batch sizes"), &error).empty()) return error;
+    if (std::none_of(kernelBoxes_.begin(), kernelBoxes_.end(), [](QCheckBox* b) { return b->isChecked(); }))
+      return tr("Choose at least one kernel to measure.");
   }
   return {};
 }

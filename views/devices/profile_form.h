@@ -65,6 +65,9 @@ class ProfileForm : public QWidget {
   QSpinBox* colsBox() const { return cols_; }
   QComboBox* backendBox() const { return backend_; }
   QSpinBox* kvBox() const { return kv_; }
+  QSpinBox* minMsBox() const { return minMs_; }
+  // quant-gemm, dense-gemm, softmax, attention (property "kernel" holds the agent's name).
+  const std::vector<QCheckBox*>& kernelBoxes() const { return kernelBoxes_; }
   // monitor
   QSpinBox* intervalBox() const { return interval_; }
   QSpinBox* countBox() const { return count_; }
@@ -102,11 +105,14 @@ class ProfileForm : public QWidget {
   QSpinBox* cols_;
   QComboBox* backend_;
   QSpinBox* kv_;
+  QSpinBox* minMs_;
+  std::vector<QCheckBox*> kernelBoxes_;
   QSpinBox* interval_;
   QSpinBox* count_;
 };
 
-// "4K, 64K, 1M" or "4096 65536" → bytes; each from 512 B to 64 MiB. {} with *error on a bad entry.
+// "4K, 64K, 1M" or "4096 65536" → bytes; each a multiple of 4 KiB up to 64 MiB. {} with
+// *error on a bad entry.
 std::vector<std::int64_t> parseSizeList(const QString& text, QString* error);
 
 }  // namespace darkroom::views

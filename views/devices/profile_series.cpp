@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 namespace darkroom::views {
@@ -49,7 +50,13 @@ void ProfileSeriesBuilder::add(const std::vector<AgentRecord>& records, int sour
 
 void ProfileSeriesBuilder::add(const AgentRecord& r, int source) {
   ++records_;
+  last_type_ = r.type;
   simulated_ = simulated_ || r.simulated;
+  // The agent says when a number does not measure what it seems to (buffered reads, a file in
+  // RAM): each distinct warning is kept for the summary.
+  if (const std::string warning = r.text("warning"); !warning.empty() &&
+      std::find(warnings_.begin(), warnings_.end(), warning) == warnings_.end())
+    warnings_.push_back(warning);
   if (r.type == "error") {
     errors_.push_back(r.text("message", r.text("error", r.line)));
     return;
@@ -113,23 +120,29 @@ void ProfileSeriesBuilder::addMonitor(const AgentRecord& r, int source) {
   // Time from the profile's first sample, so monitors of several devices start together.
   const auto t0 = monitor_t0_.try_emplace(source, r.t_ms).first->second;
   const double seconds = (r.t_ms - t0) / 1000.0;
-  for (int zone = 0;; ++zone) {
+  // Zones and cores by their index in the arrays; a sensor or core that read null has no key
+  // and no point, the others still do.
+  std::map<int, double> temps, khz;
+  for (const auto& [key, value] : r.numbers) {
+    if (key.rfind("cpu_freq_khz.", 0) == 0) {
+      khz[std::atoi(key.c_str() + 13)] = value;
+    } else if (key.rfind("thermal.", 0) == 0 && key.size() > 7 &&
+               key.compare(key.size() - 7, 7, ".temp_c") == 0) {
+      temps[std::atoi(key.c_str() + 8)] = value;
+    }
+  }
+  for (const auto& [zone, celsius] : temps) {
     const std::string prefix = "thermal." + std::to_string(zone) + ".";
-    if (!has(r, prefix + "temp_c")) break;
     std::string name = r.text(prefix + "type");
     if (name.empty()) name = r.text(prefix + "zone");
     if (name.empty() && has(r, prefix + "zone"))
       name = "zone " + std::to_string(int(r.number(prefix + "zone")));
     if (name.empty()) name = "zone " + std::to_string(zone);
-    put(seriesFor(ProfileChartId::Temperature, source, name, {}), seconds,
-        r.number(prefix + "temp_c"), false);
+    put(seriesFor(ProfileChartId::Temperature, source, name, {}), seconds, celsius, false);
   }
-  for (int core = 0;; ++core) {
-    const std::string key = "cpu_freq_khz." + std::to_string(core);
-    if (!has(r, key)) break;
+  for (const auto& [core, value] : khz)
     put(seriesFor(ProfileChartId::Frequency, source, "cpu " + std::to_string(core), {}), seconds,
-        r.number(key) / 1000.0, false);
-  }
+        value / 1000.0, false);
 }
 
 ChartSeries& ProfileSeriesBuilder::seriesFor(ProfileChartId chart, int source,

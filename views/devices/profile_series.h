@@ -76,8 +76,12 @@ class ProfileSeriesBuilder {
   bool simulated() const { return simulated_; }
   // The latest record of a type ("info", "result", "progress") of one source; nullptr if none.
   const device::AgentRecord* latest(const std::string& type, int source = 0) const;
+  // The type of the last record consumed ("progress" while, say, the test file is written).
+  const std::string& lastType() const { return last_type_; }
   // The messages of error records, in order ("npu: no vendor runtime library").
   const std::vector<std::string>& errors() const { return errors_; }
+  // The distinct `warning` texts of any record (e.g. "the file lies in memory (tmpfs)").
+  const std::vector<std::string>& warnings() const { return warnings_; }
 
  private:
   ChartSeries& seriesFor(ProfileChartId chart, int source, const std::string& variant,
@@ -100,6 +104,8 @@ class ProfileSeriesBuilder {
   std::map<int, double> replay_count_;
   std::map<int, double> monitor_t0_;                   // per source: time of the first sample
   std::vector<std::string> errors_;
+  std::vector<std::string> warnings_;
+  std::string last_type_;
   std::size_t records_ = 0;
   std::size_t samples_ = 0;
   bool simulated_ = false;
