@@ -133,14 +133,17 @@ void MainWindow::buildDocks() {
   addScrolledDock(frontier_, {1000, 480}, tr("Frontier"), "dock.frontier");
   // Phones: the devices adb sees, then profiles run on one of them and compared.
   devices_ = new DevicesPanel;
-  addScrolledDock(devices_, {900, 420}, tr("Devices"), "dock.devices");
+  auto* devices_dock = addScrolledDock(devices_, {900, 420}, tr("Devices"), "dock.devices");
   profile_ = new ProfilePanel(jobs_);
-  addScrolledDock(profile_, {1150, 560}, tr("Profile"), "dock.profile");
+  auto* profile_dock = addScrolledDock(profile_, {1150, 560}, tr("Profile"), "dock.profile");
   connect(devices_, &DevicesPanel::devicesChanged, profile_, &ProfilePanel::setDevices);
   connect(devices_, &DevicesPanel::currentDeviceChanged, profile_, &ProfilePanel::selectDevice);
-  // The device list is followed once either panel is looked at, not before: a window that never
-  // shows them never starts an adb server.
-  connect(profile_, &ProfilePanel::devicesWanted, devices_, &DevicesPanel::startTracking);
+  // The device list is followed once either panel is on screen, not before. (A dock in a tab
+  // that is not current is "visible" but off screen; visibilityChanged tells the difference.)
+  for (auto* dock : {devices_dock, profile_dock})
+    connect(dock, &QDockWidget::visibilityChanged, devices_, [this](bool visible) {
+      if (visible) devices_->startTracking();
+    });
   // Selecting one analysis run shows it; the newest request wins (job supersession).
   connect(runs_, &RunsPanel::selectionChanged, this, [this](const std::vector<std::int64_t>& ids) {
     if (ids.size() != 1 || !workspace_) return;

@@ -13,6 +13,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDateTime>
+#include <QDockWidget>
 #include <QLineEdit>
 #include <QListWidget>
 #include <QProcess>
@@ -51,6 +52,8 @@
 #include "devices/profile_series.h"
 #include "devices/record_buffer.h"
 #include "jobs/job_bridge.h"
+#include "main_window.h"
+#include "planned/planned_panel.h"
 #include "theme/theme.h"
 #include "view_test_util.h"
 
@@ -745,6 +748,36 @@ class DevicesViewsTest : public QObject {
     QVERIFY(!panel.busy());
   }
 
+  void pushProgressIsRead() {
+    PushProgress p = parsePushProgress("pushing darkroom-agent: 3.1/8.2 MB, 41.5 MB/s");
+    QVERIFY(p.valid && !p.skipped);
+    QCOMPARE(p.name, QString("darkroom-agent"));
+    QCOMPARE(p.done_mb, 3.1);
+    QCOMPARE(p.total_mb, 8.2);
+    QCOMPARE(p.mb_s, 41.5);
+    p = parsePushProgress("layout v2.bin: already on the device");
+    QVERIFY(p.valid && p.skipped);
+    QCOMPARE(p.name, QString("layout v2.bin"));
+    QVERIFY(!parsePushProgress("kernels: point 3 of 10").valid);
+  }
+
+  // The main window has both docks; it follows the device list only once one of them shows.
+  void mainWindowHasTheDocks() {
+    MainWindow window;
+    QVERIFY(window.findChild<QDockWidget*>("dock.devices"));
+    QVERIFY(window.findChild<QDockWidget*>("dock.profile"));
+    QVERIFY(window.findChildren<PlannedPanel*>().isEmpty());
+    QCOMPARE(window.devicesPanel()->tracker()->state(), DeviceTracker::State::Stopped);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QTest::qWait(200);
+    QCOMPARE(window.devicesPanel()->tracker()->state(), DeviceTracker::State::Stopped);
+    window.findChild<QDockWidget*>("dock.profile")->raise();
+    if (!adbProgramFound("adb")) return;
+    QTRY_COMPARE_WITH_TIMEOUT(window.devicesPanel()->tracker()->state(), DeviceTracker::State::Tracking, 20000);
+    QCOMPARE(window.devicesPanel()->tracker()->address().port, adbServer().port);
+  }
+
   void deviceListFollowsTheServer() {
     DeviceListModel model;
     QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
@@ -957,6 +990,21 @@ class DevicesViewsTest : public QObject {
     QVERIFY(profile.liveCharts()->summaryText().contains("8 points, test file 8 MiB"));
     qInfo("sweep summary: %s", qPrintable(profile.liveCharts()->summaryText()));
 
+    // Stop ends a run that would go on for minutes; nothing is stored for it.
+    form->setKind("monitor");
+    form->intervalBox()->setValue(50);
+    form->countBox()->setValue(100000);
+    QVERIFY(profile.run() != 0);
+    QTRY_VERIFY_WITH_TIMEOUT(profile.liveData().samples() >= 3, 60000);
+    QVERIFY(profile.busy());
+    // A machine without cpufreq reads null: the chart says so instead of waiting.
+    ProfileChartView* freq = profile.liveCharts()->chart(ProfileChartId::Frequency);
+    QVERIFY2(freq->dataGraphCount() > 0 || freq->emptyText().contains("no cpufreq"), qPrintable(freq->emptyText()));
+    profile.stop();
+    QTRY_VERIFY_WITH_TIMEOUT(!profile.busy(), 30000);
+    QVERIFY2(profile.message().contains("stopped; nothing was stored"), qPrintable(profile.message()));
+    QVERIFY(device::loadProfiles(ws.store(), "monitor").empty());
+
     devices.resize(1300, 560);
     profile.resize(1500, 820);
     devices.show();
@@ -978,7 +1026,7 @@ class DevicesViewsTest : public QObject {
     panel.resize(1300, 560);
     panel.show();
     QVERIFY(QTest::qWaitForWindowExposed(&panel));
-    panel.tracker()->stop();  // hand-built devices below, not the server's
+    QCOMPARE(panel.tracker()->state(), DeviceTracker::State::Stopped);  // hand-built devices below
     panel.setDeviceList({entry("R5CT100ABC", "device", "Pixel_8", "1"), entry("0A281FDD4002B3", "unauthorized", "", "2"),
                          entry("127.0.0.1:40001", "device", "Darkroom_SimPhone", "3")});
     // Describing these made-up serials fails on the real server; then their descriptions arrive.

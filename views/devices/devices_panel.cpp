@@ -15,7 +15,6 @@
 #include <QMetaObject>
 #include <QPushButton>
 #include <QRegularExpression>
-#include <QShowEvent>
 #include <QSplitter>
 #include <QTableView>
 #include <QVBoxLayout>
@@ -161,7 +160,7 @@ DevicesPanel::DevicesPanel(QWidget* parent, adb::ServerAddress address)
       startSimulatedPhone();
   });
 
-  status_->setText(tr("Not following the device list yet (it starts when this panel is shown)."));
+  status_->setText(tr("Not following the device list yet."));
   showSelected();
   updateButtons();
   applyTheme();
@@ -171,11 +170,6 @@ DevicesPanel::~DevicesPanel() {
   // Requests still queued are dropped and the running one is waited for before the widgets go.
   tasks_.reset();
   tracker_->stop();
-}
-
-void DevicesPanel::showEvent(QShowEvent* event) {
-  QWidget::showEvent(event);
-  startTracking();
 }
 
 void DevicesPanel::startTracking() { tracker_->start(); }

@@ -36,8 +36,8 @@ class DevicesPanel : public QWidget {
                         adb::ServerAddress address = adb::ServerAddress::fromEnvironment());
   ~DevicesPanel() override;
 
-  // Starts following the device list (the first time the panel or the Profile panel is shown:
-  // not before, so a window that never looks at devices never starts an adb server).
+  // Starts following the device list. The main window calls it once this panel or the Profile
+  // panel is on screen; the tracker itself starts no adb server until one was seen or asked for.
   void startTracking();
   DeviceTracker* tracker() const { return tracker_; }
 
@@ -81,9 +81,6 @@ class DevicesPanel : public QWidget {
 
  public slots:
   void applyTheme();
-
- protected:
-  void showEvent(QShowEvent* event) override;
 
  private:
   struct Phone;

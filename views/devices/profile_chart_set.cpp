@@ -42,6 +42,17 @@ std::pair<const ChartSeries*, ChartPoint> peak(const ProfileSeriesBuilder& data,
   return best;
 }
 
+QString noReadings(ProfileChartId chart) {
+  switch (chart) {
+    case ProfileChartId::Temperature:
+      return ProfileChartSet::tr("No thermal zone gave a reading: the device has none, or they read null");
+    case ProfileChartId::Frequency:
+      return ProfileChartSet::tr("No core reports its frequency: the device has no cpufreq");
+    default:
+      return ProfileChartSet::tr("The records have no values for this chart");
+  }
+}
+
 }  // namespace
 
 std::map<std::string, std::string> recordFields(const device::AgentRecord& record) {
@@ -152,9 +163,12 @@ void ProfileChartSet::draw(const ProfileSeriesBuilder& data, const std::vector<C
   updateVariants(data);
   const std::string only = variantFilter();
   for (const ProfileChartId id : chartsOfKind(kind_)) {
+    // Samples came but none had a value for this chart: the device has no such sensor (a VM, the
+    // simulated phone), which is not the same as waiting.
+    const QString why = data.samples() > 0 && data.pointCount(id) == 0 ? noReadings(id) : empty;
     // The variant filter is about read patterns and kernels; a monitor's zones and cores differ
     // per chart, so it draws everything.
-    charts_.at(id)->draw(data, sources, empty, kind_ == "monitor" ? std::string() : only);
+    charts_.at(id)->draw(data, sources, why, kind_ == "monitor" ? std::string() : only);
   }
   if (kind_ == "info") updateInfo(data, sources);
   updateSummary(data, sources);

@@ -14,7 +14,6 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QRegularExpression>
-#include <QShowEvent>
 #include <QTabWidget>
 #include <QTimer>
 #include <QVBoxLayout>
@@ -122,14 +121,6 @@ ProfilePanel::ProfilePanel(JobBridge* jobs, QWidget* parent, adb::ServerAddress 
   liveTitle_->setText(tr("Run a profile to see its records drawn as they arrive."));
   updateButtons();
   applyTheme();
-}
-
-void ProfilePanel::showEvent(QShowEvent* event) {
-  QWidget::showEvent(event);
-  if (!shownOnce_) {
-    shownOnce_ = true;
-    emit devicesWanted();
-  }
 }
 
 void ProfilePanel::setWorkspace(Workspace* workspace) {

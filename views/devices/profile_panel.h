@@ -95,15 +95,10 @@ class ProfilePanel : public QWidget {
   std::int64_t lastProfileId() const { return lastProfile_; }
 
  signals:
-  // Shown for the first time: the device list is needed (the Devices panel starts tracking).
-  void devicesWanted();
   void profileStored(std::int64_t profile_id);
 
  public slots:
   void applyTheme();
-
- protected:
-  void showEvent(QShowEvent* event) override;
 
  private:
   void onJobEvent(const JobEvent& event);
@@ -119,7 +114,6 @@ class ProfilePanel : public QWidget {
   ProfileSeriesBuilder live_;
   bool liveDeviceSimulated_ = false;
   int redraws_ = 0;
-  bool shownOnce_ = false;
   std::int64_t lastProfile_ = 0;
   QString liveDevice_;
 
