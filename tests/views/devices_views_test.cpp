@@ -578,7 +578,7 @@ class DevicesViewsTest : public QObject {
     std::thread producer([&] {
       for (int i = 0; i < total; ++i) {
         buffer->append(records[std::size_t(i)]);
-        if (i % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (i % 5 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
       done = true;
     });
@@ -591,7 +591,8 @@ class DevicesViewsTest : public QObject {
     QCPGraph* perToken = panel.liveCharts()->chart(ProfileChartId::ReplayLatency)->seriesGraph(0, "per token", "latency");
     QCOMPARE(perToken->dataCount(), total);
     for (int t = 0; t < total; t += 997) QCOMPARE(perToken->data()->at(t)->key, double(t));
-    const int bound = int(ms / ProfilePanel::kRedrawIntervalMs) + 3;
+    // A coarse timer may fire up to 5 % early.
+    const int bound = int(ms / (ProfilePanel::kRedrawIntervalMs * 0.95)) + 3;
     qInfo("%d records in %.0f ms: %d redraws (at most %d allowed)", total, ms, panel.redrawCount(), bound);
     QVERIFY2(panel.redrawCount() <= bound, qPrintable(QString("%1 redraws").arg(panel.redrawCount())));
     QVERIFY(panel.redrawCount() >= 1);
@@ -655,6 +656,7 @@ class DevicesViewsTest : public QObject {
     comparison->charts()->variantBox()->setCurrentIndex(comparison->charts()->variantBox()->findData("random · QD 32"));
     QCOMPARE(mb->dataGraphCount(), 3);
     QCOMPARE(mb->seriesGraph(2, "random · QD 32")->dataCount(), int(sizes.size()));
+    QCOMPARE(mb->seriesGraph(2, "random · QD 32")->pen().style(), Qt::SolidLine);  // one variant: no dashes
     QVERIFY2(comparison->charts()->summaryText().contains("Pixel 8 · stock"),
              qPrintable(comparison->charts()->summaryText()));
     comparison->check({});

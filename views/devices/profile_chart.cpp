@@ -183,6 +183,10 @@ void ProfileChartView::draw(const ProfileSeriesBuilder& data, const std::vector<
   const bool multiMeasure = measures.size() > 1;
   const bool markers = keyedByX(chart_);
 
+  std::set<std::string> variantsDrawn;
+  for (const ChartSeries* s : shown) variantsDrawn.insert(s->variant);
+  // Dashes and markers tell variants apart only when several are drawn.
+  const bool styleByVariant = bySource && variantsDrawn.size() > 1;
   std::set<std::tuple<int, std::string, std::string>> keep;
   std::vector<std::string> shownVariants;
   std::set<int> shownSources;
@@ -204,12 +208,12 @@ void ProfileChartView::draw(const ProfileSeriesBuilder& data, const std::vector<
     const bool byMeasure = !bySource && variants.size() == 1 && multiMeasure;
     QColor color = seriesColor(bySource ? s->source : byMeasure ? m : v);
     if (s->measure == "latency") color.setAlpha(120);
-    const Qt::PenStyle style = multiMeasure ? measureStyle(s->measure, m)
-                               : bySource   ? kLines[v % kLineCount]
-                                            : Qt::SolidLine;
+    const Qt::PenStyle style = multiMeasure     ? measureStyle(s->measure, m)
+                               : styleByVariant ? kLines[v % kLineCount]
+                                                : Qt::SolidLine;
     graph->setPen(QPen(color, markers || multiMeasure ? measureWidth(s->measure) : 1.5, style));
     if (markers)
-      graph->setScatterStyle(QCPScatterStyle(bySource ? kShapes[v % kShapeCount] : QCPScatterStyle::ssCircle,
+      graph->setScatterStyle(QCPScatterStyle(styleByVariant ? kShapes[v % kShapeCount] : QCPScatterStyle::ssCircle,
                                              color, color, 6));
     QVector<QCPGraphData> points;
     points.reserve(int(s->points.size()));
