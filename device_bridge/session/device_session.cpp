@@ -177,6 +177,7 @@ PushReport DeviceSession::pushFileTo(const fs::path& local, const std::string& r
     if (remoteSha256(remote) == report.sha256) {
       report.skipped = true;
       pushing.progress(1, name + ": already on the device");
+      if (on_transfer_) on_transfer_({name, report.bytes, report.bytes, 0, true});
       return report;
     }
     const auto t0 = Clock::now();
@@ -185,6 +186,7 @@ PushReport DeviceSession::pushFileTo(const fs::path& local, const std::string& r
       auto progress = [&](std::int64_t done, std::int64_t total) {
         const double s = secondsSince(t0);
         const double rate = s > 0 ? double(done) / s : 0;
+        if (on_transfer_) on_transfer_({name, done, total, rate / 1e6, false});
         if (!reportProgress(pushing, total > 0 ? double(done) / double(total) : 1.0,
                             "pushing " + name + ": " + megabytes(double(done)) + "/" +
                                 megabytes(double(total)) + " MB, " + megabytes(rate) + " MB/s"))

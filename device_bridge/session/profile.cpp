@@ -60,7 +60,7 @@ std::string backendOf(const std::string& kind, const std::vector<AgentRecord>& r
 
 ProfileResult runProfile(Store& store, adb::Client& client, const std::string& serial,
                          const ProfileRequest& request, const RecordFn& on_record,
-                         JobContext& ctx) {
+                         JobContext& ctx, const TransferFn& on_transfer) {
   if (request.kind.empty()) throw DeviceError("a profile needs a kind (an agent subcommand)");
   if (request.kind == "flash-replay" && (request.layout.empty() || request.trace.empty()))
     throw DeviceError("flash-replay needs a layout file and a trace file (--layout, --trace)");
@@ -75,6 +75,7 @@ ProfileResult runProfile(Store& store, adb::Client& client, const std::string& s
   const auto t0 = Clock::now();
   ProfileResult result;
   DeviceSession session(client, serial);
+  session.setTransferListener(on_transfer);
   result.device = session.device();
 
   {

@@ -750,17 +750,26 @@ class DevicesViewsTest : public QObject {
     QVERIFY(!panel.busy());
   }
 
-  void pushProgressIsRead() {
-    PushProgress p = parsePushProgress("pushing darkroom-agent: 3.1/8.2 MB, 41.5 MB/s");
-    QVERIFY(p.valid && !p.skipped);
-    QCOMPARE(p.name, QString("darkroom-agent"));
-    QCOMPARE(p.done_mb, 3.1);
-    QCOMPARE(p.total_mb, 8.2);
-    QCOMPARE(p.mb_s, 41.5);
-    p = parsePushProgress("layout v2.bin: already on the device");
-    QVERIFY(p.valid && p.skipped);
-    QCOMPARE(p.name, QString("layout v2.bin"));
-    QVERIFY(!parsePushProgress("kernels: point 3 of 10").valid);
+  // Push progress reaches the panel as structured updates, of which the timer shows the latest.
+  void transferUpdatesKeepTheLatest() {
+    RecordBuffer buffer;
+    QVERIFY(!buffer.takeTransfer());
+    std::mt19937_64 rng(std::random_device{}());
+    const std::int64_t total = 1 + std::int64_t(rng() % (1 << 28));
+    std::int64_t done = 0;
+    while (done < total) {
+      done = std::min(total, done + 65536);
+      buffer.setTransfer({"darkroom-agent", done, total, 40.0, false});
+    }
+    auto last = buffer.takeTransfer();
+    QVERIFY(last);
+    QCOMPARE(last->done, total);
+    QCOMPARE(last->total, total);
+    QVERIFY(!buffer.takeTransfer());  // taken once
+    buffer.setTransfer({"layout v2.bin", 10, 10, 0, true});
+    last = buffer.takeTransfer();
+    QVERIFY(last && last->skipped);
+    QCOMPARE(QString::fromStdString(last->name), QString("layout v2.bin"));
   }
 
   // The main window has both docks; it follows the device list only once one of them shows.

@@ -13,7 +13,6 @@
 #include <QLabel>
 #include <QProgressBar>
 #include <QPushButton>
-#include <QRegularExpression>
 #include <QTabWidget>
 #include <QTimer>
 #include <QVBoxLayout>
@@ -35,26 +34,6 @@ QString kindTitle(const QString& kind) {
 }
 
 }  // namespace
-
-PushProgress parsePushProgress(const QString& message) {
-  // The session library's wording (device_session.cpp); anything else is not a push.
-  static const QRegularExpression pushing(QStringLiteral(
-      "^pushing (.+): ([0-9.]+)/([0-9.]+) MB, ([0-9.]+) MB/s$"));
-  static const QRegularExpression skipped(QStringLiteral("^(.+): already on the device$"));
-  PushProgress p;
-  if (const auto m = pushing.match(message); m.hasMatch()) {
-    p.valid = true;
-    p.name = m.captured(1);
-    p.done_mb = m.captured(2).toDouble();
-    p.total_mb = m.captured(3).toDouble();
-    p.mb_s = m.captured(4).toDouble();
-  } else if (const auto k = skipped.match(message); k.hasMatch()) {
-    p.valid = true;
-    p.skipped = true;
-    p.name = k.captured(1);
-  }
-  return p;
-}
 
 ProfilePanel::ProfilePanel(JobBridge* jobs, QWidget* parent, adb::ServerAddress address)
     : QWidget(parent), jobs_(jobs), address_(std::move(address)), buffer_(std::make_shared<RecordBuffer>()) {
@@ -152,6 +131,7 @@ void ProfilePanel::beginLive(const QString& kind, bool simulatedDevice) {
 }
 
 void ProfilePanel::drainNow() {
+  if (auto transfer = buffer_->takeTransfer()) showTransfer(*transfer);
   auto records = buffer_->take();
   if (records.empty()) return;
   live_.add(records);
@@ -186,7 +166,8 @@ std::uint64_t ProfilePanel::run() {
                      adb::Client client(address);
                      return device::runProfile(
                          ws.store(), client, serial, request,
-                         [buffer](const device::AgentRecord& r) { buffer->append(r); }, ctx);
+                         [buffer](const device::AgentRecord& r) { buffer->append(r); }, ctx,
+                         [buffer](const device::TransferUpdate& t) { buffer->setTransfer(t); });
                    });
   updateButtons();
   return launcher_->job();
@@ -199,7 +180,6 @@ void ProfilePanel::stop() {
 bool ProfilePanel::busy() const { return launcher_->busy(); }
 
 void ProfilePanel::onJobEvent(const JobEvent& e) {
-  if (e.id == launcher_->job() && e.state == JobState::Running) showTransfer(e);
   if (!launcher_->finished(e)) return;
   endLive();
   if (e.state == JobState::Succeeded && e.result.type() == typeid(device::ProfileResult)) {
@@ -220,20 +200,19 @@ void ProfilePanel::onJobEvent(const JobEvent& e) {
   updateButtons();
 }
 
-void ProfilePanel::showTransfer(const JobEvent& e) {
-  const PushProgress p = parsePushProgress(QString::fromStdString(e.message));
-  if (!p.valid) return;
-  if (p.skipped) {
+void ProfilePanel::showTransfer(const device::TransferUpdate& t) {
+  const QString name = QString::fromStdString(t.name);
+  if (t.skipped) {
     transfer_->setValue(1000);
-    transferText_->setText(tr("%1 is already on the device (same SHA-256): not pushed.").arg(p.name));
+    transferText_->setText(tr("%1 is already on the device (same SHA-256): not pushed.").arg(name));
     return;
   }
-  transfer_->setValue(p.total_mb > 0 ? int(std::lround(1000 * p.done_mb / p.total_mb)) : 0);
+  transfer_->setValue(t.total > 0 ? int(std::lround(1000.0 * double(t.done) / double(t.total))) : 0);
   transferText_->setText(tr("Pushing %1: %2 of %3 MB at %4 MB/s")
-                             .arg(p.name)
-                             .arg(p.done_mb, 0, 'f', 1)
-                             .arg(p.total_mb, 0, 'f', 1)
-                             .arg(p.mb_s, 0, 'f', 1));
+                             .arg(name)
+                             .arg(double(t.done) / 1e6, 0, 'f', 1)
+                             .arg(double(t.total) / 1e6, 0, 'f', 1)
+                             .arg(t.mb_s, 0, 'f', 1));
 }
 
 void ProfilePanel::showPushes(const std::vector<device::PushReport>& pushes) {

@@ -38,18 +38,6 @@ class ProfileChartSet;
 class ProfileComparison;
 class ProfileForm;
 
-// The push progress the session library reports as its job message ("pushing NAME: 1.2/8.0 MB,
-// 35.1 MB/s", "NAME: already on the device"); `valid` false for any other message.
-struct PushProgress {
-  bool valid = false;
-  bool skipped = false;
-  QString name;
-  double done_mb = 0;
-  double total_mb = 0;
-  double mb_s = 0;
-};
-PushProgress parsePushProgress(const QString& message);
-
 class ProfilePanel : public QWidget {
   Q_OBJECT
 
@@ -102,7 +90,7 @@ class ProfilePanel : public QWidget {
 
  private:
   void onJobEvent(const JobEvent& event);
-  void showTransfer(const JobEvent& event);
+  void showTransfer(const device::TransferUpdate& transfer);
   void showPushes(const std::vector<device::PushReport>& pushes);
   void updateBadge();
   void updateButtons();

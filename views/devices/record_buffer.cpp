@@ -1,5 +1,7 @@
 #include "devices/record_buffer.h"
 
+#include <utility>
+
 namespace darkroom::views {
 
 void RecordBuffer::append(const device::AgentRecord& record) {
@@ -23,6 +25,16 @@ std::size_t RecordBuffer::appended() const {
 bool RecordBuffer::empty() const {
   std::lock_guard lock(mutex_);
   return pending_.empty();
+}
+
+void RecordBuffer::setTransfer(const device::TransferUpdate& update) {
+  std::lock_guard lock(mutex_);
+  transfer_ = update;
+}
+
+std::optional<device::TransferUpdate> RecordBuffer::takeTransfer() {
+  std::lock_guard lock(mutex_);
+  return std::exchange(transfer_, std::nullopt);
 }
 
 }  // namespace darkroom::views

@@ -78,12 +78,25 @@ struct PushReport {
 
 using RecordFn = std::function<void(const AgentRecord&)>;
 
+// A push as it goes, for a transfer bar: reported on the pushing thread once per 64 KiB chunk,
+// and once with skipped = true when the device already had the file.
+struct TransferUpdate {
+  std::string name;        // the local file's name
+  std::int64_t done = 0;   // bytes sent
+  std::int64_t total = 0;  // bytes of the file
+  double mb_s = 0;         // so far
+  bool skipped = false;
+};
+using TransferFn = std::function<void(const TransferUpdate&)>;
+
 class DeviceSession {
  public:
   // Describes the device (throws DeviceError when it is not in the "device" state).
   DeviceSession(adb::Client& client, std::string serial);
   const DeviceDescription& device() const { return device_; }
   adb::Client& client() { return client_; }
+  // Called for every push this session makes from now on (empty: none).
+  void setTransferListener(TransferFn listener) { on_transfer_ = std::move(listener); }
 
   // Pushes the agent for the device's ABI into kDeviceWorkDir unless the device's copy has the
   // same sha256. Progress is the push; cancellation stops it (no partial file is left).
@@ -112,6 +125,7 @@ class DeviceSession {
   adb::Client& client_;
   DeviceDescription device_;
   bool work_dir_ready_ = false;
+  TransferFn on_transfer_;
 };
 
 struct ProfileRequest {
@@ -138,7 +152,7 @@ struct ProfileResult {
 // stored for a cancelled or failed run).
 ProfileResult runProfile(Store& store, adb::Client& client, const std::string& serial,
                          const ProfileRequest& request, const RecordFn& on_record,
-                         JobContext& ctx);
+                         JobContext& ctx, const TransferFn& on_transfer = {});
 
 // Stored profiles with their device, newest first; `kind` empty = all kinds.
 // The payload's first line is a header of ours, a record of type "request":
