@@ -24,7 +24,6 @@
 #include "log/log_panel.h"
 #include "neuralink/coact_panel.h"
 #include "neuralink/placement_comparison_panel.h"
-#include "planned/planned_panel.h"
 #include "quant/frontier_panel.h"
 #include "quant/kernels_panel.h"
 #include "quant/quantization_panel.h"
@@ -177,12 +176,6 @@ void MainWindow::buildDocks() {
     engine_widget = label;
   }
   auto* engine_dock = addDock(engine_widget, tr("Engine"), "dock.engine", Qt::RightDockWidgetArea);
-  // The panels still to come share the wide bottom area with the log, so their tabs stay legible.
-  for (const auto& spec : plannedPanels()) {
-    auto* dock = addDock(new PlannedPanel(spec), spec.title,
-                         "dock.planned." + spec.title.toLower(), Qt::BottomDockWidgetArea);
-    tabifyDockWidget(log_dock, dock);
-  }
   log_dock->raise();
   resizeDocks({engine_dock}, {330}, Qt::Horizontal);
   resizeDocks({log_dock}, {220}, Qt::Vertical);

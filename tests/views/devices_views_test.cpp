@@ -53,7 +53,6 @@
 #include "devices/record_buffer.h"
 #include "jobs/job_bridge.h"
 #include "main_window.h"
-#include "planned/planned_panel.h"
 #include "theme/theme.h"
 #include "view_test_util.h"
 
@@ -777,7 +776,6 @@ class DevicesViewsTest : public QObject {
     MainWindow window;
     QVERIFY(window.findChild<QDockWidget*>("dock.devices"));
     QVERIFY(window.findChild<QDockWidget*>("dock.profile"));
-    QVERIFY(window.findChildren<PlannedPanel*>().isEmpty());
     QCOMPARE(window.devicesPanel()->tracker()->state(), DeviceTracker::State::Stopped);
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));

@@ -26,7 +26,6 @@
 #include "jobs/job_bridge.h"
 #include "log/log_panel.h"
 #include "main_window.h"
-#include "planned/planned_panel.h"
 #include "plot/smoothing.h"
 #include "runs/run_tree_model.h"
 #include "runs/runs_panel.h"
@@ -263,17 +262,6 @@ class ViewsTest : public QObject {
     QImage frame = engine->grabFramebuffer();
     QVERIFY2(imageHasDetail(frame), "the ImGui panel drew a blank frame");
     saveScreenshot(engine, "engine_panel");
-  }
-
-  void plannedPanelsSayTheyAreNotAvailable() {
-    MainWindow window;
-    int planned = 0;
-    for (auto* panel : window.findChildren<PlannedPanel*>()) {
-      ++planned;
-      QVERIFY(!panel->spec().will_show.isEmpty());
-      QVERIFY(!panel->spec().cli.isEmpty());
-    }
-    QCOMPARE(planned, int(plannedPanels().size()));
   }
 
   void badWorkspaceIsRefusedAndTheCurrentOneKept() {
