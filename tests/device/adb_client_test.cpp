@@ -23,28 +23,18 @@
 #include <thread>
 #include <vector>
 
+#include "test_util.h"
 #include "darkroom/adb/client.h"
 
 using namespace darkroom::adb;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
+using darkroom::test::randomBytes;
+using darkroom::test::TempDir;
+using darkroom::test::rng;
+
 namespace {
-
-std::mt19937_64& rng() {
-  static std::mt19937_64 r = [] {
-    const auto seed = std::random_device{}();
-    std::printf("adb client test seed %u\n", static_cast<unsigned>(seed));
-    return std::mt19937_64(seed);
-  }();
-  return r;
-}
-
-std::string randomBytes(std::size_t n) {
-  std::string s(n, '\0');
-  for (char& c : s) c = static_cast<char>(rng()() & 0xff);
-  return s;
-}
 
 // One accepted connection on the fake server's side. Every read waits at most 10 s, so a
 // broken test fails instead of hanging.
@@ -204,21 +194,6 @@ class FakeServer {
 std::string shellExitPacket(int code) {
   return encodeShellPacket(ShellPacketId::Exit, std::string(1, static_cast<char>(code)));
 }
-
-// A fresh temporary directory, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("darkroom-adb-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 void writeFile(const fs::path& p, const std::string& bytes) {
   std::ofstream f(p, std::ios::binary);
@@ -623,7 +598,7 @@ TEST(AdbClient, PushSendsRandomFilesOfAwkwardSizesByteForByte) {
                                  std::size_t{65536}, std::size_t{65537},
                                  std::size_t{3 * 1024 * 1024 + 123}}) {
     SCOPED_TRACE("size " + std::to_string(size));
-    const fs::path local = dir.path / ("f" + std::to_string(size));
+    const fs::path local = dir / ("f" + std::to_string(size));
     const std::string content = randomBytes(size);
     writeFile(local, content);
     struct stat st {};
@@ -654,7 +629,7 @@ TEST(AdbClient, PushSendsRandomFilesOfAwkwardSizesByteForByte) {
 
 TEST(AdbClient, PushReportsTheDeviceFailMessage) {
   TempDir dir;
-  const fs::path local = dir.path / "f";
+  const fs::path local = dir / "f";
   writeFile(local, randomBytes(100000));
   PushSeen seen;
   FakeServer server({pushReceiver(seen, "d", "couldn't create file: Read-only file system")});
@@ -677,7 +652,7 @@ TEST(AdbClient, PushOfAMissingLocalFileSaysSo) {
 
 TEST(AdbClient, CancelMidPushStopsAndRemovesThePartialRemoteFile) {
   TempDir dir;
-  const fs::path local = dir.path / "big";
+  const fs::path local = dir / "big";
   const std::size_t size = 4 * 1024 * 1024;
   writeFile(local, randomBytes(size));
   std::atomic<std::size_t> received{0};
@@ -705,7 +680,7 @@ TEST(AdbClient, CancelMidPushStopsAndRemovesThePartialRemoteFile) {
 
 TEST(AdbClient, DeviceGoneMidPushIsAClearErrorAndTheCleanupFailsQuietly) {
   TempDir dir;
-  const fs::path local = dir.path / "f";
+  const fs::path local = dir / "f";
   writeFile(local, randomBytes(8 * 1024 * 1024));
   FakeServer server({[](FakeConn& c) {
                        c.expectService("d", "sync:");
@@ -724,7 +699,7 @@ TEST(AdbClient, DeviceGoneMidPushIsAClearErrorAndTheCleanupFailsQuietly) {
 
 TEST(AdbClient, PushTimesOutWhenTheDeviceNeverConfirmsAndCleansUp) {
   TempDir dir;
-  const fs::path local = dir.path / "f";
+  const fs::path local = dir / "f";
   writeFile(local, randomBytes(70000));
   std::atomic<bool> removed{false};
   FakeServer server({[](FakeConn& c) {
@@ -774,7 +749,7 @@ TEST(AdbClient, PullWritesThePartialFileThenRenamesIt) {
   for (const std::size_t size : {std::size_t{0}, std::size_t{65536}, std::size_t{2500000}}) {
     const std::string content = randomBytes(size);
     FakeServer server({pullSender("/sdcard/in", content)});
-    const fs::path local = dir.path / ("out" + std::to_string(size));
+    const fs::path local = dir / ("out" + std::to_string(size));
     std::int64_t last = -1;
     server.client().pull("d", "/sdcard/in", local,
                          [&](std::int64_t done, std::int64_t) { last = done; });
@@ -796,7 +771,7 @@ TEST(AdbClient, PullFailureLeavesNoPartialFile) {
                        c.readExact(11);
                        c.send(encodeSyncStatV1({}));  // mode 0: no such file
                      }});
-  const fs::path local = dir.path / "out";
+  const fs::path local = dir / "out";
   const std::string e1 = messageOf<AdbError>([&] { server.client().pull("d", "/sdcard/in", local); });
   EXPECT_NE(e1.find("I/O error"), std::string::npos) << e1;
   EXPECT_FALSE(fs::exists(local));
@@ -822,7 +797,7 @@ TEST(AdbClient, PullRejectsAnOversizedDataChunk) {
     c.send(encodeSyncHeader("DATA", kSyncDataMax + 1));
     c.drainUntilClosed();
   }});
-  const fs::path local = dir.path / "out";
+  const fs::path local = dir / "out";
   const std::string e = messageOf<AdbError>([&] { server.client().pull("d", "/x", local); });
   EXPECT_NE(e.find("65537"), std::string::npos) << e;
   EXPECT_FALSE(fs::exists(local.string() + ".partial"));

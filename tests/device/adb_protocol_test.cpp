@@ -9,26 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
 #include "darkroom/adb/protocol.h"
 
 using namespace darkroom::adb;
 
+using darkroom::test::randomBytes;
+using darkroom::test::rng;
+
 namespace {
-
-std::mt19937_64& rng() {
-  static std::mt19937_64 r = [] {
-    const auto seed = std::random_device{}();
-    std::printf("adb protocol test seed %u\n", static_cast<unsigned>(seed));
-    return std::mt19937_64(seed);
-  }();
-  return r;
-}
-
-std::string randomBytes(std::size_t n) {
-  std::string s(n, '\0');
-  for (char& c : s) c = static_cast<char>(rng()() & 0xff);
-  return s;
-}
 
 template <typename F>
 std::string errorOf(F&& f) {

@@ -33,41 +33,16 @@
 #include "darkroom/neuralink/flash_layout.h"
 #include "darkroom/neuralink/io_engine.h"
 #include "darkroom/neuralink/trace.h"
+#include "test_util.h"
+
+using darkroom::test::rng;
+using darkroom::test::TempDir;
 
 namespace {
 
 namespace fs = std::filesystem;
 namespace nl = darkroom::neuralink;
 using json = nlohmann::json;
-
-// One seed per run, printed; DARKROOM_TEST_SEED replays a failure.
-std::mt19937_64& rng() {
-  static std::mt19937_64 engine = [] {
-    std::uint64_t seed = std::random_device{}();
-    if (const char* s = std::getenv("DARKROOM_TEST_SEED")) seed = std::strtoull(s, nullptr, 10);
-    std::cout << "agent_test seed " << seed << " (DARKROOM_TEST_SEED to reuse)\n";
-    return std::mt19937_64(seed);
-  }();
-  return engine;
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "darkroom-agent-test-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = fs::canonical(pattern);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
 
 struct AgentRun {
   int exit_code = -1;  // 128 + signal when killed

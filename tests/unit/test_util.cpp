@@ -10,7 +10,7 @@ namespace darkroom::test {
 TempDir::TempDir() {
   std::string pattern = (std::filesystem::temp_directory_path() / "darkroom-test-XXXXXX").string();
   if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-  path_ = pattern;
+  path_ = std::filesystem::canonical(pattern);
 }
 
 TempDir::~TempDir() {
@@ -26,6 +26,12 @@ std::mt19937_64& rng() {
     return std::mt19937_64(seed);
   }();
   return engine;
+}
+
+std::string randomBytes(std::size_t n) {
+  std::string s(n, '\0');
+  for (char& c : s) c = static_cast<char>(rng()() & 0xff);
+  return s;
 }
 
 }  // namespace darkroom::test

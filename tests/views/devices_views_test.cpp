@@ -61,16 +61,9 @@ using namespace darkroom::views;
 using device::AgentRecord;
 using test::saveScreenshot;
 
-namespace {
+using test::rng;
 
-std::mt19937_64& rng() {
-  static std::mt19937_64 engine = [] {
-    const auto seed = std::random_device{}();
-    qInfo("random seed %u", seed);
-    return std::mt19937_64(seed);
-  }();
-  return engine;
-}
+namespace {
 
 int uniformInt(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng()); }
 double uniform(double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng()); }

@@ -36,18 +36,11 @@ using test::saveScreenshot;
 using test::waitFrames;
 namespace nl = darkroom::neuralink;
 
+using test::rng;
+
 namespace {
 
 constexpr int kClusters = 12, kClusterSize = 16, kNeurons = kClusters * kClusterSize;
-
-std::mt19937_64& rng() {
-  static std::mt19937_64 engine = [] {
-    const auto seed = std::random_device{}();
-    qInfo("random seed %u", seed);
-    return std::mt19937_64(seed);
-  }();
-  return engine;
-}
 
 // Neurons in clusters of 16 that fire together, scattered over the checkpoint's order by a
 // random permutation; each token fires two clusters (each member with probability 0.85) and a

@@ -50,16 +50,9 @@ using namespace darkroom::views;
 using test::saveScreenshot;
 using test::waitFrames;
 
-namespace {
+using test::rng;
 
-std::mt19937_64& rng() {
-  static std::mt19937_64 engine = [] {
-    const auto seed = std::random_device{}();
-    qInfo("random seed %u", seed);
-    return std::mt19937_64(seed);
-  }();
-  return engine;
-}
+namespace {
 
 std::int64_t uniformInt(std::int64_t lo, std::int64_t hi) {
   return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng());

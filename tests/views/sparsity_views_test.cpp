@@ -31,18 +31,11 @@ using namespace darkroom::views;
 using test::saveScreenshot;
 using test::waitFrames;
 
+using test::rng;
+
 namespace {
 
 constexpr int kLayers = 5, kNeurons = 300, kTokens = 7, kHeads = 3, kBlocks = 6;
-
-std::mt19937_64& rng() {
-  static std::mt19937_64 engine = [] {
-    const auto seed = std::random_device{}();
-    qInfo("random seed %u", seed);
-    return std::mt19937_64(seed);
-  }();
-  return engine;
-}
 
 // Sparse-looking data: most activations zero, frequencies skewed, heavy diagonal attention.
 SparsityAnalysis randomAnalysis() {

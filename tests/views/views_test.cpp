@@ -36,12 +36,9 @@ using namespace darkroom;
 using namespace darkroom::views;
 using test::saveScreenshot;
 
-namespace {
+using test::rng;
 
-std::mt19937_64& rng() {
-  static std::mt19937_64 engine(std::random_device{}());
-  return engine;
-}
+namespace {
 
 bool imageHasDetail(const QImage& image) {
   if (image.isNull()) return false;
