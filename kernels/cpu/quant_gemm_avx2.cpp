@@ -1,14 +1,11 @@
 // CPU back end of the quantized products (compiled with -mavx2 -mfma -O3; only called after
-// backendAvailable(Cpu) said AVX2 and FMA are there).
+// backendAvailable(Cpu) said AVX2 and FMA are there): the vector code under the loops, threads
+// and padding of cpu/quant_gemm_driver.h, which also describes the layouts.
 //
-// Tile layout. A tile column nt (32 outputs, all K inputs) is contiguous, so one thread owns it
-// and streams it. Inside a tile, value v = (p·32 + c)·2 + r is input 2p + r of output c: the tile
-// is 16 input pairs p of 64 values, and those 64 values are the same 8 vectors of output pairs
-// (c, r) for every p. So the product is, per input pair, 8 FMAs of a decoded vector with the
-// broadcast pair (x[2p], x[2p + 1]) into 8 accumulators [c·2 + r]; the two halves of each output
-// are added once, at the end of the column. The tile is decoded ONCE into 1024 scaled floats
-// (L1-resident) and then applied to every batch row: decoding is paid per weight, not per weight
-// and batch row, which is what makes a batch of 8 cheap next to a batch of 1.
+// Tile layout: per input pair, 8 FMAs of a decoded vector with the broadcast pair
+// (x[2p], x[2p + 1]) into 8 accumulators [c·2 + r]. Batch 1 folds each group's scale into the
+// broadcast input pair instead of multiplying the weights (2 multiplies per 64 weights instead of
+// 8).
 //
 // Decoding (Lut): the 128 code bytes of a super-block give their low and high nibbles with one
 // mask and one shift (values j and j + 128), and vpshufb looks all 32 nibbles of a vector up in a
@@ -17,37 +14,22 @@
 // baseline, skips the table: nibble → int32 → float, minus 8, times the scale. The 8 fp16 scales
 // of a super-block are converted together (see halfsToFloats). Q8_0 codes are int8 already.
 //
-// RowGroups layout: threads over rows; each 18/34-byte block decodes to 4 vectors in registers
-// and meets up to 8 batch rows at once (larger batches decode again per 8). denseGemm is the same
-// loop over float32 rows.
-//
-// Threads take tile columns (or 16 rows) one at a time from a shared counter rather than fixed
-// shares: a column is ~10 µs of work, and on a busy machine a thread that loses its core for a
-// while no longer holds up the whole product.
+// RowGroups layout: each 18/34-byte block decodes to 4 vectors in registers.
 //
 // On a CPU with AVX-512 (checked at run time) the tile kernels run a 16-lane version of the same
 // code (tileGemm512); everything else, and the whole back end on AVX2-only CPUs, is AVX2. With
 // AVX512-BF16 as well, the 4-bit tile types in Lut mode go to cpu/quant_gemm_bf16.cpp.
 #include <immintrin.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <vector>
 
+#include "cpu/quant_gemm_driver.h"
 #include "quant_gemm_impl.h"
 
 namespace darkroom::kernels::detail {
 namespace {
-
-using Index = std::int64_t;
-
-Index padded(Index n) { return (n + kQuantGroup - 1) / kQuantGroup * kQuantGroup; }
-bool fourBit(QuantType type) { return type != QuantType::Q8_0; }
-
-constexpr int kTileValues = kTileSize * kTileSize;  // 1024
-constexpr Index kSuperBlock4 = 144, kSuperBlock8 = 272;
 
 // fp16 → float without F16C: the half's exponent and mantissa moved into a float's place and
 // rebiased by one multiply by 2^112, which also normalizes subnormal halves exactly (this needs
@@ -75,92 +57,11 @@ inline float halfToFloatFast(const std::uint8_t* p) {
   return f;
 }
 
-// The 16 code values as int8, twice (one per 128-bit lane, as vpshufb looks up per lane).
-__m256i lutVector(QuantType type) {
-  alignas(16) std::int8_t t[16] = {};
-  if (const float* table = codeTable(type))
-    for (int q = 0; q < 16; ++q) t[q] = static_cast<std::int8_t>(table[q]);
-  return _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(t)));
-}
-
 // (x[k], x[k + 1]) repeated over the 8 lanes.
 inline __m256 pairBroadcast(const float* x) {
   long long pair;
   std::memcpy(&pair, x, 8);
   return _mm256_castsi256_ps(_mm256_set1_epi64x(pair));
-}
-
-// ---- tile layout ----
-
-enum class Decode { Lut, Unpack, Int8 };
-
-// One tile → 1024 floats in tile order, scales applied.
-template <Decode kMode>
-void decodeTile(const std::uint8_t* tile, __m256i lut, float* out) {
-  alignas(32) std::uint8_t codes[256];  // int8 values (Lut), 0..15 (Unpack)
-  alignas(32) float scales[8];
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  for (int s = 0; s < 4; ++s, out += 256) {
-    const std::uint8_t* bytes = tile;  // Int8: the codes themselves
-    if constexpr (kMode != Decode::Int8) {
-      for (int h = 0; h < 4; ++h) {
-        const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 32 * h));
-        __m256i lo = _mm256_and_si256(raw, low4);
-        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-        if constexpr (kMode == Decode::Lut) {
-          lo = _mm256_shuffle_epi8(lut, lo);
-          hi = _mm256_shuffle_epi8(lut, hi);
-        }
-        _mm256_store_si256(reinterpret_cast<__m256i*>(codes + 32 * h), lo);
-        _mm256_store_si256(reinterpret_cast<__m256i*>(codes + 128 + 32 * h), hi);
-      }
-      bytes = codes;
-      _mm256_store_ps(scales, halfsToFloats(tile + 128));
-      tile += kSuperBlock4;
-    } else {
-      _mm256_store_ps(scales, halfsToFloats(tile + 256));
-      tile += kSuperBlock8;
-    }
-    for (int g = 0; g < kSuperBlockGroups; ++g) {
-      const __m256 d = _mm256_broadcast_ss(scales + g);
-      for (int i = 0; i < 4; ++i) {
-        const __m128i c8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes + 32 * g + 8 * i));
-        __m256 v;
-        if constexpr (kMode == Decode::Unpack)
-          v = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(c8)), _mm256_set1_ps(8.0f));
-        else
-          v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c8));
-        _mm256_store_ps(out + 32 * g + 8 * i, _mm256_mul_ps(v, d));
-      }
-    }
-  }
-}
-
-// acc[c·2 + r] += Σ_p w[p·64 + c·2 + r] · x[2p + r] over the tile's 16 input pairs.
-inline void tileFma(const float* w, const float* x, float* acc) {
-  __m256 a0 = _mm256_load_ps(acc), a1 = _mm256_load_ps(acc + 8), a2 = _mm256_load_ps(acc + 16),
-         a3 = _mm256_load_ps(acc + 24), a4 = _mm256_load_ps(acc + 32),
-         a5 = _mm256_load_ps(acc + 40), a6 = _mm256_load_ps(acc + 48),
-         a7 = _mm256_load_ps(acc + 56);
-  for (int p = 0; p < 16; ++p, w += 64) {
-    const __m256 xv = pairBroadcast(x + 2 * p);
-    a0 = _mm256_fmadd_ps(_mm256_load_ps(w), xv, a0);
-    a1 = _mm256_fmadd_ps(_mm256_load_ps(w + 8), xv, a1);
-    a2 = _mm256_fmadd_ps(_mm256_load_ps(w + 16), xv, a2);
-    a3 = _mm256_fmadd_ps(_mm256_load_ps(w + 24), xv, a3);
-    a4 = _mm256_fmadd_ps(_mm256_load_ps(w + 32), xv, a4);
-    a5 = _mm256_fmadd_ps(_mm256_load_ps(w + 40), xv, a5);
-    a6 = _mm256_fmadd_ps(_mm256_load_ps(w + 48), xv, a6);
-    a7 = _mm256_fmadd_ps(_mm256_load_ps(w + 56), xv, a7);
-  }
-  _mm256_store_ps(acc, a0);
-  _mm256_store_ps(acc + 8, a1);
-  _mm256_store_ps(acc + 16, a2);
-  _mm256_store_ps(acc + 24, a3);
-  _mm256_store_ps(acc + 32, a4);
-  _mm256_store_ps(acc + 40, a5);
-  _mm256_store_ps(acc + 48, a6);
-  _mm256_store_ps(acc + 56, a7);
 }
 
 // 32 int8 → 4 × 8 floats, in order (signed: Lut and Int8 values; unsigned: Unpack codes).
@@ -173,94 +74,234 @@ inline void bytesToFloats(__m256i v, __m256* out) {
                                         : _mm256_cvtepu8_epi32(parts[i]));
 }
 
-// Batch 1 needs no staging buffer: the decoded vectors go straight into the 8 accumulators of
-// the tile column, and each group's scale is folded into the broadcast input pair instead of
-// multiplying the weights (2 multiplies per 64 weights instead of 8).
+// ---- row layouts: the decoders of one group of 32 weights ----
+
+// A 4-bit RowGroups block: fp16 d, then byte j = code j | code (j + 16) << 4.
 template <Decode kMode>
-void tileColumnSingle(const std::uint8_t* tile, Index kTiles, const float* x, __m256i lut,
-                      float* out) {
-  __m256 acc[8];
-  for (auto& a : acc) a = _mm256_setzero_ps();
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  const __m256 eight = _mm256_set1_ps(8.0f);
-  const Index sbBytes = kMode == Decode::Int8 ? kSuperBlock8 : kSuperBlock4;
-  for (Index kt = 0; kt < kTiles; ++kt) {
-    for (int s = 0; s < 4; ++s, tile += sbBytes) {
-      const float* xs = x + kt * kTileSize + 8 * s;
-      alignas(32) float scales[8];
-      _mm256_store_ps(scales, halfsToFloats(tile + sbBytes - 16));
-      // Chunk h: 32 values of group h (Int8), or the 32 low nibbles (group h) and the 32 high
-      // nibbles (group h + 4) of code bytes 32h..32h + 31; value j is input pair j / 64 and
-      // accumulator j % 64 / 8.
-      for (int h = 0; h < (kMode == Decode::Int8 ? 8 : 4); ++h) {
-        const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 32 * h));
-        const int m0 = 4 * (h % 2);
-        __m256 v[4];
-        if constexpr (kMode == Decode::Int8) {
-          const __m256 xv = _mm256_mul_ps(pairBroadcast(xs + 2 * (h / 2)),
-                                          _mm256_set1_ps(scales[h]));
-          bytesToFloats<true>(raw, v);
-          for (int i = 0; i < 4; ++i) acc[m0 + i] = _mm256_fmadd_ps(v[i], xv, acc[m0 + i]);
-        } else {
+struct Block4Decoder {
+  const std::uint8_t* row;
+  __m128i lut;
+  void operator()(Index g, __m256* v) const {
+    const std::uint8_t* block = row + g * 18;
+    const __m256 d = _mm256_set1_ps(halfToFloatFast(block));
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+    const __m128i low4 = _mm_set1_epi8(0x0f);
+    __m128i lo = _mm_and_si128(raw, low4), hi = _mm_and_si128(_mm_srli_epi16(raw, 4), low4);
+    if constexpr (kMode == Decode::Lut) {
+      lo = _mm_shuffle_epi8(lut, lo);
+      hi = _mm_shuffle_epi8(lut, hi);
+      v[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo));
+      v[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)));
+      v[2] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi));
+      v[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)));
+    } else {
+      const __m256 eight = _mm256_set1_ps(8.0f);
+      v[0] = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo)), eight);
+      v[1] = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8))), eight);
+      v[2] = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi)), eight);
+      v[3] = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))), eight);
+    }
+    for (int i = 0; i < 4; ++i) v[i] = _mm256_mul_ps(v[i], d);
+  }
+};
+
+// A Q8_0 RowGroups block: fp16 d, then 32 int8 codes.
+struct Block8Decoder {
+  const std::uint8_t* row;
+  void operator()(Index g, __m256* v) const {
+    const std::uint8_t* block = row + g * 34;
+    const __m256 d = _mm256_set1_ps(halfToFloatFast(block));
+    for (int i = 0; i < 4; ++i) {
+      const __m128i c8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 2 + 8 * i));
+      v[i] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c8)), d);
+    }
+  }
+};
+
+struct FloatDecoder {
+  const float* row;
+  void operator()(Index g, __m256* v) const {
+    for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(row + g * kQuantGroup + 8 * i);
+  }
+};
+
+// ---- the AVX2 pieces of the driver ----
+
+struct Avx2Quant {
+  // The 16 code values as int8, twice (one per 128-bit lane, as vpshufb looks up per lane).
+  static __m256i lutVector(QuantType type) {
+    alignas(16) std::int8_t t[16] = {};
+    if (const float* table = codeTable(type))
+      for (int q = 0; q < 16; ++q) t[q] = static_cast<std::int8_t>(table[q]);
+    return _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(t)));
+  }
+
+  // One tile → 1024 floats in tile order, scales applied.
+  template <Decode kMode>
+  static void decodeTile(const std::uint8_t* tile, __m256i lut, float* out) {
+    alignas(32) std::uint8_t codes[256];  // int8 values (Lut), 0..15 (Unpack)
+    alignas(32) float scales[8];
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    for (int s = 0; s < 4; ++s, out += 256) {
+      const std::uint8_t* bytes = tile;  // Int8: the codes themselves
+      if constexpr (kMode != Decode::Int8) {
+        for (int h = 0; h < 4; ++h) {
+          const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 32 * h));
           __m256i lo = _mm256_and_si256(raw, low4);
           __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-          const __m256 xlo = _mm256_mul_ps(pairBroadcast(xs + 2 * (h / 2)),
-                                           _mm256_set1_ps(scales[h]));
-          const __m256 xhi = _mm256_mul_ps(pairBroadcast(xs + 2 * (2 + h / 2)),
-                                           _mm256_set1_ps(scales[h + 4]));
-          constexpr bool kLut = kMode == Decode::Lut;
-          if constexpr (kLut) {
+          if constexpr (kMode == Decode::Lut) {
             lo = _mm256_shuffle_epi8(lut, lo);
             hi = _mm256_shuffle_epi8(lut, hi);
           }
-          bytesToFloats<kLut>(lo, v);
-          for (int i = 0; i < 4; ++i) {
-            if constexpr (!kLut) v[i] = _mm256_sub_ps(v[i], eight);
-            acc[m0 + i] = _mm256_fmadd_ps(v[i], xlo, acc[m0 + i]);
-          }
-          bytesToFloats<kLut>(hi, v);
-          for (int i = 0; i < 4; ++i) {
-            if constexpr (!kLut) v[i] = _mm256_sub_ps(v[i], eight);
-            acc[m0 + i] = _mm256_fmadd_ps(v[i], xhi, acc[m0 + i]);
-          }
+          _mm256_store_si256(reinterpret_cast<__m256i*>(codes + 32 * h), lo);
+          _mm256_store_si256(reinterpret_cast<__m256i*>(codes + 128 + 32 * h), hi);
         }
-      }
-    }
-  }
-  for (int m = 0; m < 8; ++m) _mm256_storeu_ps(out + 8 * m, acc[m]);
-}
-
-// xp: batch rows of kp floats (zero-padded), y: batch rows of w.rows.
-template <Decode kMode>
-void tileGemm(const QuantMatrixView& w, const float* xp, Index kp, Index batch, float* y) {
-  const Index kTiles = kp / kTileSize, nTiles = padded(w.rows) / kTileSize;
-  const Index tileBytes = 4 * (fourBit(w.type) ? kSuperBlock4 : kSuperBlock8);
-  const __m256i lut = lutVector(w.type);
-#pragma omp parallel for schedule(dynamic)
-  for (Index nt = 0; nt < nTiles; ++nt) {
-    alignas(64) float values[kTileValues];
-    const std::uint8_t* column = w.data + nt * kTiles * tileBytes;
-    const Index outputs = std::min<Index>(kTileSize, w.rows - nt * kTileSize);
-    // kBatchChunk rows per pass over the column; later passes find it in L2.
-    for (Index b0 = 0; b0 < batch; b0 += kBatchChunk) {
-      const Index rows = std::min(kBatchChunk, batch - b0);
-      const float* xb = xp + b0 * kp;
-      alignas(64) float acc[kBatchChunk][64] = {};
-      if (rows == 1) {
-        tileColumnSingle<kMode>(column, kTiles, xb, lut, acc[0]);
+        bytes = codes;
+        _mm256_store_ps(scales, halfsToFloats(tile + 128));
+        tile += kSuperBlock4;
       } else {
-        const std::uint8_t* tile = column;
-        for (Index kt = 0; kt < kTiles; ++kt, tile += tileBytes) {
-          decodeTile<kMode>(tile, lut, values);
-          for (Index b = 0; b < rows; ++b) tileFma(values, xb + b * kp + kt * kTileSize, acc[b]);
+        _mm256_store_ps(scales, halfsToFloats(tile + 256));
+        tile += kSuperBlock8;
+      }
+      for (int g = 0; g < kSuperBlockGroups; ++g) {
+        const __m256 d = _mm256_broadcast_ss(scales + g);
+        for (int i = 0; i < 4; ++i) {
+          const __m128i c8 =
+              _mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes + 32 * g + 8 * i));
+          __m256 v;
+          if constexpr (kMode == Decode::Unpack)
+            v = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(c8)), _mm256_set1_ps(8.0f));
+          else
+            v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c8));
+          _mm256_store_ps(out + 32 * g + 8 * i, _mm256_mul_ps(v, d));
         }
       }
-      for (Index b = 0; b < rows; ++b)
-        for (Index c = 0; c < outputs; ++c)
-          y[(b0 + b) * w.rows + nt * kTileSize + c] = acc[b][2 * c] + acc[b][2 * c + 1];
     }
   }
-}
+
+  // acc[c·2 + r] += Σ_p w[p·64 + c·2 + r] · x[2p + r] over the tile's 16 input pairs.
+  static void tileFma(const float* w, const float* x, float* acc) {
+    __m256 a0 = _mm256_load_ps(acc), a1 = _mm256_load_ps(acc + 8), a2 = _mm256_load_ps(acc + 16),
+           a3 = _mm256_load_ps(acc + 24), a4 = _mm256_load_ps(acc + 32),
+           a5 = _mm256_load_ps(acc + 40), a6 = _mm256_load_ps(acc + 48),
+           a7 = _mm256_load_ps(acc + 56);
+    for (int p = 0; p < 16; ++p, w += 64) {
+      const __m256 xv = pairBroadcast(x + 2 * p);
+      a0 = _mm256_fmadd_ps(_mm256_load_ps(w), xv, a0);
+      a1 = _mm256_fmadd_ps(_mm256_load_ps(w + 8), xv, a1);
+      a2 = _mm256_fmadd_ps(_mm256_load_ps(w + 16), xv, a2);
+      a3 = _mm256_fmadd_ps(_mm256_load_ps(w + 24), xv, a3);
+      a4 = _mm256_fmadd_ps(_mm256_load_ps(w + 32), xv, a4);
+      a5 = _mm256_fmadd_ps(_mm256_load_ps(w + 40), xv, a5);
+      a6 = _mm256_fmadd_ps(_mm256_load_ps(w + 48), xv, a6);
+      a7 = _mm256_fmadd_ps(_mm256_load_ps(w + 56), xv, a7);
+    }
+    _mm256_store_ps(acc, a0);
+    _mm256_store_ps(acc + 8, a1);
+    _mm256_store_ps(acc + 16, a2);
+    _mm256_store_ps(acc + 24, a3);
+    _mm256_store_ps(acc + 32, a4);
+    _mm256_store_ps(acc + 40, a5);
+    _mm256_store_ps(acc + 48, a6);
+    _mm256_store_ps(acc + 56, a7);
+  }
+
+  // Batch 1 needs no staging buffer: the decoded vectors go straight into the 8 accumulators of
+  // the tile column, and each group's scale is folded into the broadcast input pair instead of
+  // multiplying the weights (2 multiplies per 64 weights instead of 8).
+  template <Decode kMode>
+  static void tileColumnSingle(const std::uint8_t* tile, Index kTiles, const float* x,
+                               __m256i lut, float* out) {
+    __m256 acc[8];
+    for (auto& a : acc) a = _mm256_setzero_ps();
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256 eight = _mm256_set1_ps(8.0f);
+    const Index sbBytes = kMode == Decode::Int8 ? kSuperBlock8 : kSuperBlock4;
+    for (Index kt = 0; kt < kTiles; ++kt) {
+      for (int s = 0; s < 4; ++s, tile += sbBytes) {
+        const float* xs = x + kt * kTileSize + 8 * s;
+        alignas(32) float scales[8];
+        _mm256_store_ps(scales, halfsToFloats(tile + sbBytes - 16));
+        // Chunk h: 32 values of group h (Int8), or the 32 low nibbles (group h) and the 32 high
+        // nibbles (group h + 4) of code bytes 32h..32h + 31; value j is input pair j / 64 and
+        // accumulator j % 64 / 8.
+        for (int h = 0; h < (kMode == Decode::Int8 ? 8 : 4); ++h) {
+          const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 32 * h));
+          const int m0 = 4 * (h % 2);
+          __m256 v[4];
+          if constexpr (kMode == Decode::Int8) {
+            const __m256 xv = _mm256_mul_ps(pairBroadcast(xs + 2 * (h / 2)),
+                                            _mm256_set1_ps(scales[h]));
+            bytesToFloats<true>(raw, v);
+            for (int i = 0; i < 4; ++i) acc[m0 + i] = _mm256_fmadd_ps(v[i], xv, acc[m0 + i]);
+          } else {
+            __m256i lo = _mm256_and_si256(raw, low4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+            const __m256 xlo = _mm256_mul_ps(pairBroadcast(xs + 2 * (h / 2)),
+                                             _mm256_set1_ps(scales[h]));
+            const __m256 xhi = _mm256_mul_ps(pairBroadcast(xs + 2 * (2 + h / 2)),
+                                             _mm256_set1_ps(scales[h + 4]));
+            constexpr bool kLut = kMode == Decode::Lut;
+            if constexpr (kLut) {
+              lo = _mm256_shuffle_epi8(lut, lo);
+              hi = _mm256_shuffle_epi8(lut, hi);
+            }
+            bytesToFloats<kLut>(lo, v);
+            for (int i = 0; i < 4; ++i) {
+              if constexpr (!kLut) v[i] = _mm256_sub_ps(v[i], eight);
+              acc[m0 + i] = _mm256_fmadd_ps(v[i], xlo, acc[m0 + i]);
+            }
+            bytesToFloats<kLut>(hi, v);
+            for (int i = 0; i < 4; ++i) {
+              if constexpr (!kLut) v[i] = _mm256_sub_ps(v[i], eight);
+              acc[m0 + i] = _mm256_fmadd_ps(v[i], xhi, acc[m0 + i]);
+            }
+          }
+        }
+      }
+    }
+    for (int m = 0; m < 8; ++m) _mm256_storeu_ps(out + 8 * m, acc[m]);
+  }
+
+  // y[c] = acc[2c] + acc[2c + 1] for the column's `outputs` outputs.
+  static void foldPairs(const float* acc, Index outputs, float* y) {
+    for (Index c = 0; c < outputs; ++c) y[c] = acc[2 * c] + acc[2 * c + 1];
+  }
+
+  // Up to kRows batch rows against one weight row, 32 inputs at a time: `decode(g, v)` puts the
+  // 32 weights of group g into v[0..3]; x rows are padded to whole groups.
+  template <int kRows, typename Decoder>
+  static void rowDot(Index groups, const Decoder& decode, const float* x, Index ldx, float* out) {
+    constexpr int kAcc = accumulatorsFor(kRows);
+    __m256 acc[kRows][kAcc];
+    for (auto& row : acc)
+      for (auto& a : row) a = _mm256_setzero_ps();
+    for (Index g = 0; g < groups; ++g) {
+      __m256 v[4];
+      decode(g, v);
+      const float* xg = x + g * kQuantGroup;
+      for (int b = 0; b < kRows; ++b)
+        for (int i = 0; i < 4; ++i)
+          acc[b][i % kAcc] =
+              _mm256_fmadd_ps(v[i], _mm256_loadu_ps(xg + b * ldx + 8 * i), acc[b][i % kAcc]);
+    }
+    for (int b = 0; b < kRows; ++b) {
+      __m256 a = acc[b][0];
+      for (int j = 1; j < kAcc; ++j) a = _mm256_add_ps(a, acc[b][j]);
+      const __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+      const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+      out[b] = _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+    }
+  }
+
+  // The RowGroups 4-bit decoder looks codes up 16 at a time: one 128-bit lane of the table.
+  using RowLut = __m128i;
+  static RowLut rowLut(QuantType type) { return _mm256_castsi256_si128(lutVector(type)); }
+  template <Decode kMode>
+  using Block4 = Block4Decoder<kMode>;
+  using Block8 = Block8Decoder;
+  using Dense = FloatDecoder;
+};
 
 // ---- AVX-512: the tile kernels, 16 lanes, table in one register ----
 //
@@ -397,147 +438,6 @@ bool cpuHasAvx512() {
   return yes;
 }
 
-// ---- row layouts (RowGroups blocks and float32 rows) ----
-
-// Accumulators per batch row: enough independent FMA chains to hide the FMA latency when the
-// batch is small, few enough to stay in the 16 registers.
-constexpr int accumulatorsFor(int rows) { return rows == 1 ? 4 : rows <= 4 ? 2 : 1; }
-
-// Up to kRows batch rows against one weight row, 32 inputs at a time: `decode(g, v)` puts the
-// 32 weights of group g into v[0..3]; x rows are padded to whole groups.
-template <int kRows, typename Decoder>
-inline void rowDot(Index groups, const Decoder& decode, const float* x, Index ldx, float* out) {
-  constexpr int kAcc = accumulatorsFor(kRows);
-  __m256 acc[kRows][kAcc];
-  for (auto& row : acc)
-    for (auto& a : row) a = _mm256_setzero_ps();
-  for (Index g = 0; g < groups; ++g) {
-    __m256 v[4];
-    decode(g, v);
-    const float* xg = x + g * kQuantGroup;
-    for (int b = 0; b < kRows; ++b)
-      for (int i = 0; i < 4; ++i)
-        acc[b][i % kAcc] =
-            _mm256_fmadd_ps(v[i], _mm256_loadu_ps(xg + b * ldx + 8 * i), acc[b][i % kAcc]);
-  }
-  for (int b = 0; b < kRows; ++b) {
-    __m256 a = acc[b][0];
-    for (int j = 1; j < kAcc; ++j) a = _mm256_add_ps(a, acc[b][j]);
-    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    out[b] = _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
-  }
-}
-
-// Runs rowDot for every weight row (threaded) and every batch row, 8 batch rows per pass.
-template <typename MakeDecoder>
-void rowsGemm(Index rows, Index groups, const float* x, Index ldx, Index batch, float* y,
-              const MakeDecoder& makeDecoder) {
-#pragma omp parallel for schedule(dynamic, 16)
-  for (Index n = 0; n < rows; ++n) {
-    const auto decode = makeDecoder(n);
-    float out[8];
-    for (Index b0 = 0; b0 < batch; b0 += 8) {
-      const float* xb = x + b0 * ldx;
-      switch (std::min<Index>(8, batch - b0)) {
-        case 1: rowDot<1>(groups, decode, xb, ldx, out); break;
-        case 2: rowDot<2>(groups, decode, xb, ldx, out); break;
-        case 3: rowDot<3>(groups, decode, xb, ldx, out); break;
-        case 4: rowDot<4>(groups, decode, xb, ldx, out); break;
-        case 5: rowDot<5>(groups, decode, xb, ldx, out); break;
-        case 6: rowDot<6>(groups, decode, xb, ldx, out); break;
-        case 7: rowDot<7>(groups, decode, xb, ldx, out); break;
-        default: rowDot<8>(groups, decode, xb, ldx, out); break;
-      }
-      for (Index b = b0; b < std::min<Index>(batch, b0 + 8); ++b) y[b * rows + n] = out[b - b0];
-    }
-  }
-}
-
-// A 4-bit RowGroups block: fp16 d, then byte j = code j | code (j + 16) << 4.
-template <Decode kMode>
-struct Block4Decoder {
-  const std::uint8_t* row;
-  __m128i lut;
-  void operator()(Index g, __m256* v) const {
-    const std::uint8_t* block = row + g * 18;
-    const __m256 d = _mm256_set1_ps(halfToFloatFast(block));
-    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
-    const __m128i low4 = _mm_set1_epi8(0x0f);
-    __m128i lo = _mm_and_si128(raw, low4), hi = _mm_and_si128(_mm_srli_epi16(raw, 4), low4);
-    if constexpr (kMode == Decode::Lut) {
-      lo = _mm_shuffle_epi8(lut, lo);
-      hi = _mm_shuffle_epi8(lut, hi);
-      v[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo));
-      v[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)));
-      v[2] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi));
-      v[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)));
-    } else {
-      const __m256 eight = _mm256_set1_ps(8.0f);
-      v[0] = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo)), eight);
-      v[1] = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8))), eight);
-      v[2] = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi)), eight);
-      v[3] = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))), eight);
-    }
-    for (int i = 0; i < 4; ++i) v[i] = _mm256_mul_ps(v[i], d);
-  }
-};
-
-// A Q8_0 RowGroups block: fp16 d, then 32 int8 codes.
-struct Block8Decoder {
-  const std::uint8_t* row;
-  void operator()(Index g, __m256* v) const {
-    const std::uint8_t* block = row + g * 34;
-    const __m256 d = _mm256_set1_ps(halfToFloatFast(block));
-    for (int i = 0; i < 4; ++i) {
-      const __m128i c8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 2 + 8 * i));
-      v[i] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c8)), d);
-    }
-  }
-};
-
-struct FloatDecoder {
-  const float* row;
-  void operator()(Index g, __m256* v) const {
-    for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(row + g * kQuantGroup + 8 * i);
-  }
-};
-
-void rowGroupsGemm(const QuantMatrixView& w, const float* xp, Index kp, Index batch, float* y,
-                   Dequant mode) {
-  const Index groups = kp / kQuantGroup;
-  const __m128i lut = _mm256_castsi256_si128(lutVector(w.type));
-  if (!fourBit(w.type)) {
-    rowsGemm(w.rows, groups, xp, kp, batch, y,
-             [&](Index n) { return Block8Decoder{w.data + n * groups * 34}; });
-  } else if (mode == Dequant::Lut) {
-    rowsGemm(w.rows, groups, xp, kp, batch, y,
-             [&](Index n) { return Block4Decoder<Decode::Lut>{w.data + n * groups * 18, lut}; });
-  } else {
-    rowsGemm(w.rows, groups, xp, kp, batch, y, [&](Index n) {
-      return Block4Decoder<Decode::Unpack>{w.data + n * groups * 18, lut};
-    });
-  }
-}
-
-// The kernels read x in whole groups of 32. When cols is a multiple of 32, x is used as it is;
-// otherwise it is copied into zero-padded rows, kPaddedRows at a time (a bounded copy; the
-// weights are then read once per kPaddedRows batch rows). `run(xp, kp, rows, y)` does one part.
-constexpr Index kPaddedRows = 256;
-
-template <typename Run>
-void withPaddedInput(Index cols, Index rows, const float* x, Index batch, float* y,
-                     const Run& run) {
-  const Index kp = padded(cols);
-  if (kp == cols) return run(x, kp, batch, y);
-  std::vector<float> xp(static_cast<std::size_t>(std::min(batch, kPaddedRows) * kp), 0.0f);
-  for (Index b0 = 0; b0 < batch; b0 += kPaddedRows) {
-    const Index part = std::min(kPaddedRows, batch - b0);
-    for (Index b = 0; b < part; ++b)
-      std::memcpy(xp.data() + b * kp, x + (b0 + b) * cols, sizeof(float) * std::size_t(cols));
-    run(xp.data(), kp, part, y + b0 * rows);
-  }
-}
 
 }  // namespace
 
@@ -547,39 +447,18 @@ void quantGemmAvx2(const QuantMatrixView& w, const float* x, Index batch, float*
   if (w.layout == QuantLayout::Tile && fourBit(w.type) && mode == Dequant::Lut &&
       std::strcmp(isa, "avx512-bf16") == 0)
     return quantGemmBf16(w, x, batch, y);  // cpu/quant_gemm_bf16.cpp pads x itself
-  withPaddedInput(w.cols, w.rows, x, batch, y, [&](const float* xp, Index kp, Index chunk, float* yc) {
-    if (w.layout == QuantLayout::RowGroups) return rowGroupsGemm(w, xp, kp, chunk, yc, mode);
-    const Decode decode = !fourBit(w.type)         ? Decode::Int8
-                          : mode == Dequant::Unpack ? Decode::Unpack
-                                                    : Decode::Lut;
-    const bool wide = std::strcmp(isa, "avx2") != 0;  // avx512 or avx512-bf16
-    switch (decode) {
-      case Decode::Lut:
-        return wide ? tileGemm512<Decode::Lut>(w, xp, kp, chunk, yc)
-                    : tileGemm<Decode::Lut>(w, xp, kp, chunk, yc);
-      case Decode::Unpack:
-        return wide ? tileGemm512<Decode::Unpack>(w, xp, kp, chunk, yc)
-                    : tileGemm<Decode::Unpack>(w, xp, kp, chunk, yc);
-      case Decode::Int8:
-        return wide ? tileGemm512<Decode::Int8>(w, xp, kp, chunk, yc)
-                    : tileGemm<Decode::Int8>(w, xp, kp, chunk, yc);
-    }
-  });
+  const bool wide = std::strcmp(isa, "avx2") != 0;  // avx512 or avx512-bf16
+  cpuQuantGemm<Avx2Quant>(w, x, batch, y, mode,
+                          [&](auto decode, const float* xp, Index kp, Index chunk, float* yc) {
+                            constexpr Decode kMode = decltype(decode)::value;
+                            return wide ? tileGemm512<kMode>(w, xp, kp, chunk, yc)
+                                        : tileGemm<Avx2Quant, kMode>(w, xp, kp, chunk, yc);
+                          });
 }
 
 void denseGemmAvx2(const float* w, Index rows, Index cols, const float* x, Index batch,
                    float* y) {
-  // Whole groups of 32 through the row kernel; the last cols % 32 inputs in plain C++.
-  const Index groups = cols / kQuantGroup, tail = groups * kQuantGroup;
-  rowsGemm(rows, groups, x, cols, batch, y, [&](Index n) { return FloatDecoder{w + n * cols}; });
-  if (tail == cols) return;
-#pragma omp parallel for schedule(static)
-  for (Index n = 0; n < rows; ++n)
-    for (Index b = 0; b < batch; ++b) {
-      float sum = 0.0f;
-      for (Index k = tail; k < cols; ++k) sum += w[n * cols + k] * x[b * cols + k];
-      y[b * rows + n] += sum;
-    }
+  cpuDenseGemm<Avx2Quant>(w, rows, cols, x, batch, y);
 }
 
 }  // namespace darkroom::kernels::detail

@@ -1,4 +1,6 @@
-// CPU back end of the quantized products on aarch64 (NEON, part of every ARMv8-A core).
+// CPU back end of the quantized products on aarch64 (NEON, part of every ARMv8-A core): the
+// vector code under the loops, threads and padding of cpu/quant_gemm_driver.h, which also
+// describes the layouts.
 //
 // The table lookup is where NEON suits the paper's idea best: TBL (vqtbl1q_s8) looks 16 indices
 // up in a 16-byte table in one instruction, so a 4-bit code becomes its int8 code value with a
@@ -8,45 +10,21 @@
 // table: nibble → float, minus 8, times the scale. Q8_0 codes are int8 already. The 8 fp16 scales
 // of a super-block are converted with FCVTL (exact, subnormals included). Sums are float32 FMAs.
 //
-// Tile layout. A tile column nt (32 outputs, all K inputs) is contiguous, so one thread owns it
-// and streams it. Inside a tile, value v = (p·32 + c)·2 + r is input 2p + r of output c: the tile
-// is 16 input pairs p of 64 values, and those 64 values are the same 16 vectors of output pairs
-// (c, r) for every p. So the product is, per input pair, 16 FMAs of a decoded vector with the
-// broadcast pair (x[2p], x[2p + 1]) into 16 accumulators (AArch64 has 32 vector registers); the
-// two halves of each output are added once, at the end of the column (one pairwise add per four
-// outputs). Batch 1 decodes straight into those accumulators and folds each group's scale into
-// the broadcast pair (2 multiplies per 64 weights instead of 16). Larger batches decode the tile
-// ONCE into 1024 scaled floats (L1-resident) and apply it to every batch row: decoding is paid per
-// weight, not per weight and batch row.
+// Tile layout: per input pair, 16 FMAs of a decoded vector with the broadcast pair
+// (x[2p], x[2p + 1]) into 16 accumulators (AArch64 has 32 vector registers); the two halves of
+// each output are added with one pairwise add per four outputs. Batch 1 folds each group's scale
+// into the broadcast pair (2 multiplies per 64 weights instead of 16).
 //
-// RowGroups layout: threads over rows; each 18/34-byte block decodes to 8 vectors in registers
-// and meets up to 8 batch rows at once (larger batches decode again per 8). denseGemm is the same
-// loop over float32 rows.
-//
-// Threads take tile columns (or 16 rows) one at a time from a shared counter rather than fixed
-// shares: a phone's big and little cores run at very different speeds, and a fixed share would
-// leave the big cores waiting for the little ones.
+// RowGroups layout: each 18/34-byte block decodes to 8 vectors in registers.
 #include <arm_neon.h>
-#include <omp.h>
 
-#include <algorithm>
 #include <cstring>
-#include <vector>
 
+#include "cpu/quant_gemm_driver.h"
 #include "quant_gemm_impl.h"
 
 namespace darkroom::kernels::detail {
 namespace {
-
-using Index = std::int64_t;
-
-Index padded(Index n) { return (n + kQuantGroup - 1) / kQuantGroup * kQuantGroup; }
-bool fourBit(QuantType type) { return type != QuantType::Q8_0; }
-
-constexpr int kTileValues = kTileSize * kTileSize;  // 1024
-constexpr Index kSuperBlock4 = 144, kSuperBlock8 = 272;
-
-enum class Decode { Lut, Unpack, Int8 };
 
 // 8 little-endian fp16 at p → 8 floats at out.
 inline void halfsToFloats(const std::uint8_t* p, float* out) {
@@ -60,14 +38,6 @@ inline float halfToFloatFast(const std::uint8_t* p) {
   std::uint16_t h;
   std::memcpy(&h, p, 2);
   return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);
-}
-
-// The 16 code values of a 4-bit type as int8 (zeros for Q8_0, which has no table).
-int8x16_t lutVector(QuantType type) {
-  std::int8_t t[16] = {};
-  if (const float* table = codeTable(type))
-    for (int q = 0; q < 16; ++q) t[q] = static_cast<std::int8_t>(table[q]);
-  return vld1q_s8(t);
 }
 
 // 16 int8 → 4 × 4 floats, in order.
@@ -110,197 +80,7 @@ inline float32x4_t pairBroadcast(const float* x) {
 
 // ---- tile layout ----
 
-// One tile → 1024 floats in tile order, scales applied.
-template <Decode kMode>
-void decodeTile(const std::uint8_t* tile, int8x16_t lut, float* out) {
-  float scales[8];
-  for (int s = 0; s < 4; ++s, out += 256) {
-    if constexpr (kMode == Decode::Int8) {
-      halfsToFloats(tile + 256, scales);
-      // Chunk i: values 16i.., group i / 2.
-      for (int i = 0; i < 16; ++i) {
-        float32x4_t v[4];
-        s8ToFloats(vld1q_s8(reinterpret_cast<const std::int8_t*>(tile) + 16 * i), v);
-        for (int j = 0; j < 4; ++j) vst1q_f32(out + 16 * i + 4 * j, vmulq_n_f32(v[j], scales[i / 2]));
-      }
-      tile += kSuperBlock8;
-    } else {
-      halfsToFloats(tile + 128, scales);
-      // Chunk h: its low nibbles are values 16h.. (group h / 2), its high nibbles values
-      // 128 + 16h.. (group 4 + h / 2).
-      for (int h = 0; h < 8; ++h) {
-        float32x4_t lo[4], hi[4];
-        nibblesToFloats<kMode>(vld1q_u8(tile + 16 * h), lut, lo, hi);
-        for (int j = 0; j < 4; ++j) {
-          vst1q_f32(out + 16 * h + 4 * j, vmulq_n_f32(lo[j], scales[h / 2]));
-          vst1q_f32(out + 128 + 16 * h + 4 * j, vmulq_n_f32(hi[j], scales[4 + h / 2]));
-        }
-      }
-      tile += kSuperBlock4;
-    }
-  }
-}
-
-// acc[m] += Σ_p w[p·64 + 4m .. 4m + 3] · (x[2p], x[2p + 1], x[2p], x[2p + 1]) over the tile's
-// 16 input pairs: lane 2i + r of acc[m] belongs to output 2m + i, input parity r. Two passes of
-// 8 accumulators: with all 16 at once, their 16 weight vectors and the input pair need one
-// register more than the 32 there are.
-inline void tileFma(const float* w, const float* x, float* acc) {
-  for (int half = 0; half < 2; ++half, w += 32, acc += 32) {
-    float32x4_t a[8];
-    for (int m = 0; m < 8; ++m) a[m] = vld1q_f32(acc + 4 * m);
-    for (int p = 0; p < 16; ++p) {
-      const float32x4_t xv = pairBroadcast(x + 2 * p);
-      for (int m = 0; m < 8; ++m) a[m] = vfmaq_f32(a[m], vld1q_f32(w + 64 * p + 4 * m), xv);
-    }
-    for (int m = 0; m < 8; ++m) vst1q_f32(acc + 4 * m, a[m]);
-  }
-}
-
-// Batch 1: the decoded vectors go straight into the 16 accumulators of the tile column; each
-// group's scale is folded into the broadcast input pair.
-template <Decode kMode>
-void tileColumnSingle(const std::uint8_t* tile, Index kTiles, const float* x, int8x16_t lut,
-                      float* out) {
-  float32x4_t acc[16];
-  for (auto& a : acc) a = vdupq_n_f32(0.0f);
-  const Index sbBytes = kMode == Decode::Int8 ? kSuperBlock8 : kSuperBlock4;
-  float scales[8];
-  for (Index kt = 0; kt < kTiles; ++kt) {
-    for (int s = 0; s < 4; ++s, tile += sbBytes) {
-      const float* xs = x + kt * kTileSize + 8 * s;  // input pair p of the super-block: xs + 2p
-      halfsToFloats(tile + sbBytes - 16, scales);
-      if constexpr (kMode == Decode::Int8) {
-        // Chunk i: values 16i.. are input pair i / 4, accumulators 4·(i % 4).., group i / 2.
-        // Unrolled, so that every accumulator index is a constant and the 16 stay in registers.
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; ++i) {
-          float32x4_t v[4];
-          s8ToFloats(vld1q_s8(reinterpret_cast<const std::int8_t*>(tile) + 16 * i), v);
-          const float32x4_t xv = vmulq_n_f32(pairBroadcast(xs + 2 * (i / 4)), scales[i / 2]);
-          const int m0 = 4 * (i % 4);
-          for (int j = 0; j < 4; ++j) acc[m0 + j] = vfmaq_f32(acc[m0 + j], v[j], xv);
-        }
-      } else {
-        // Chunk h: low nibbles are values 16h.. (pair h / 4, group h / 2), high nibbles values
-        // 128 + 16h.. (pair 2 + h / 4, group 4 + h / 2); both land in accumulators 4·(h % 4)...
-        // Unrolled, so that every accumulator index is a constant and the 16 stay in registers.
-#pragma GCC unroll 8
-        for (int h = 0; h < 8; ++h) {
-          float32x4_t lo[4], hi[4];
-          nibblesToFloats<kMode>(vld1q_u8(tile + 16 * h), lut, lo, hi);
-          const float32x4_t xlo = vmulq_n_f32(pairBroadcast(xs + 2 * (h / 4)), scales[h / 2]);
-          const float32x4_t xhi = vmulq_n_f32(pairBroadcast(xs + 2 * (2 + h / 4)), scales[4 + h / 2]);
-          const int m0 = 4 * (h % 4);
-          for (int j = 0; j < 4; ++j) {
-            acc[m0 + j] = vfmaq_f32(acc[m0 + j], lo[j], xlo);
-            acc[m0 + j] = vfmaq_f32(acc[m0 + j], hi[j], xhi);
-          }
-        }
-      }
-    }
-  }
-  for (int m = 0; m < 16; ++m) vst1q_f32(out + 4 * m, acc[m]);
-}
-
-// y[c] = acc[2c] + acc[2c + 1] for the column's `outputs` outputs: one pairwise add gives four.
-inline void foldPairs(const float* acc, Index outputs, float* y) {
-  Index c = 0;
-  for (; c + 4 <= outputs; c += 4)
-    vst1q_f32(y + c, vpaddq_f32(vld1q_f32(acc + 2 * c), vld1q_f32(acc + 2 * c + 4)));
-  for (; c < outputs; ++c) y[c] = acc[2 * c] + acc[2 * c + 1];
-}
-
-// xp: batch rows of kp floats (zero-padded), y: batch rows of w.rows.
-template <Decode kMode>
-void tileGemm(const QuantMatrixView& w, const float* xp, Index kp, Index batch, float* y) {
-  const Index kTiles = kp / kTileSize, nTiles = padded(w.rows) / kTileSize;
-  const Index tileBytes = 4 * (fourBit(w.type) ? kSuperBlock4 : kSuperBlock8);
-  const int8x16_t lut = lutVector(w.type);
-#pragma omp parallel for schedule(dynamic)
-  for (Index nt = 0; nt < nTiles; ++nt) {
-    alignas(64) float values[kTileValues];
-    const std::uint8_t* column = w.data + nt * kTiles * tileBytes;
-    const Index outputs = std::min<Index>(kTileSize, w.rows - nt * kTileSize);
-    // kBatchChunk rows per pass over the column; later passes find it in L2.
-    for (Index b0 = 0; b0 < batch; b0 += kBatchChunk) {
-      const Index rows = std::min(kBatchChunk, batch - b0);
-      const float* xb = xp + b0 * kp;
-      alignas(64) float acc[kBatchChunk][64] = {};
-      if (rows == 1) {
-        tileColumnSingle<kMode>(column, kTiles, xb, lut, acc[0]);
-      } else {
-        const std::uint8_t* tile = column;
-        for (Index kt = 0; kt < kTiles; ++kt, tile += tileBytes) {
-          decodeTile<kMode>(tile, lut, values);
-          for (Index b = 0; b < rows; ++b) tileFma(values, xb + b * kp + kt * kTileSize, acc[b]);
-        }
-      }
-      for (Index b = 0; b < rows; ++b)
-        foldPairs(acc[b], outputs, y + (b0 + b) * w.rows + nt * kTileSize);
-    }
-  }
-}
-
-// ---- row layouts (RowGroups blocks and float32 rows) ----
-
-// Accumulators per batch row: enough independent FMA chains to hide the FMA latency when the
-// batch is small, few enough that they and the 8 weight vectors stay in registers.
-constexpr int accumulatorsFor(int rows) { return rows == 1 ? 4 : rows <= 4 ? 2 : 1; }
-
-// Up to kRows batch rows against one weight row, 32 inputs at a time: `decode(g, v)` puts the
-// 32 weights of group g into v[0..7]; x rows are padded to whole groups.
-template <int kRows, typename Decoder>
-inline void rowDot(Index groups, const Decoder& decode, const float* x, Index ldx, float* out) {
-  constexpr int kAcc = accumulatorsFor(kRows);
-  float32x4_t acc[kRows][kAcc];
-  for (auto& row : acc)
-    for (auto& a : row) a = vdupq_n_f32(0.0f);
-  const float* xr[kRows];  // each batch row's next group
-  for (int b = 0; b < kRows; ++b) xr[b] = x + b * ldx;
-  for (Index g = 0; g < groups; ++g) {
-    float32x4_t v[8];
-    decode(g, v);
-    // Unrolled, so that the accumulators stay in registers (GCC keeps the rows' loop otherwise).
-#pragma GCC unroll 8
-    for (int b = 0; b < kRows; ++b) {
-#pragma GCC unroll 8
-      for (int i = 0; i < 8; ++i)
-        acc[b][i % kAcc] = vfmaq_f32(acc[b][i % kAcc], v[i], vld1q_f32(xr[b] + 4 * i));
-      xr[b] += kQuantGroup;
-    }
-  }
-  for (int b = 0; b < kRows; ++b) {
-    float32x4_t a = acc[b][0];
-    for (int j = 1; j < kAcc; ++j) a = vaddq_f32(a, acc[b][j]);
-    out[b] = vaddvq_f32(a);
-  }
-}
-
-// Runs rowDot for every weight row (threaded) and every batch row, 8 batch rows per pass.
-template <typename MakeDecoder>
-void rowsGemm(Index rows, Index groups, const float* x, Index ldx, Index batch, float* y,
-              const MakeDecoder& makeDecoder) {
-#pragma omp parallel for schedule(dynamic, 16)
-  for (Index n = 0; n < rows; ++n) {
-    const auto decode = makeDecoder(n);
-    float out[8];
-    for (Index b0 = 0; b0 < batch; b0 += 8) {
-      const float* xb = x + b0 * ldx;
-      switch (std::min<Index>(8, batch - b0)) {
-        case 1: rowDot<1>(groups, decode, xb, ldx, out); break;
-        case 2: rowDot<2>(groups, decode, xb, ldx, out); break;
-        case 3: rowDot<3>(groups, decode, xb, ldx, out); break;
-        case 4: rowDot<4>(groups, decode, xb, ldx, out); break;
-        case 5: rowDot<5>(groups, decode, xb, ldx, out); break;
-        case 6: rowDot<6>(groups, decode, xb, ldx, out); break;
-        case 7: rowDot<7>(groups, decode, xb, ldx, out); break;
-        default: rowDot<8>(groups, decode, xb, ldx, out); break;
-      }
-      for (Index b = b0; b < std::min<Index>(batch, b0 + 8); ++b) y[b * rows + n] = out[b - b0];
-    }
-  }
-}
+// ---- row layouts: the decoders of one group of 32 weights ----
 
 // A 4-bit RowGroups block: fp16 d, then byte j = code j | code (j + 16) << 4.
 template <Decode kMode>
@@ -335,67 +115,171 @@ struct FloatDecoder {
   }
 };
 
-void rowGroupsGemm(const QuantMatrixView& w, const float* xp, Index kp, Index batch, float* y,
-                   Dequant mode) {
-  const Index groups = kp / kQuantGroup;
-  const int8x16_t lut = lutVector(w.type);
-  if (!fourBit(w.type)) {
-    rowsGemm(w.rows, groups, xp, kp, batch, y,
-             [&](Index n) { return Block8Decoder{w.data + n * groups * 34}; });
-  } else if (mode == Dequant::Lut) {
-    rowsGemm(w.rows, groups, xp, kp, batch, y,
-             [&](Index n) { return Block4Decoder<Decode::Lut>{w.data + n * groups * 18, lut}; });
-  } else {
-    rowsGemm(w.rows, groups, xp, kp, batch, y, [&](Index n) {
-      return Block4Decoder<Decode::Unpack>{w.data + n * groups * 18, lut};
-    });
-  }
-}
+// ---- the NEON pieces of the driver ----
 
-// The kernels read x in whole groups of 32. When cols is a multiple of 32, x is used as it is;
-// otherwise it is copied into zero-padded rows, kPaddedRows at a time (a bounded copy; the
-// weights are then read once per kPaddedRows batch rows). `run(xp, kp, rows, y)` does one part.
-constexpr Index kPaddedRows = 256;
-
-template <typename Run>
-void withPaddedInput(Index cols, Index rows, const float* x, Index batch, float* y,
-                     const Run& run) {
-  const Index kp = padded(cols);
-  if (kp == cols) return run(x, kp, batch, y);
-  std::vector<float> xp(static_cast<std::size_t>(std::min(batch, kPaddedRows) * kp), 0.0f);
-  for (Index b0 = 0; b0 < batch; b0 += kPaddedRows) {
-    const Index part = std::min(kPaddedRows, batch - b0);
-    for (Index b = 0; b < part; ++b)
-      std::memcpy(xp.data() + b * kp, x + (b0 + b) * cols, sizeof(float) * std::size_t(cols));
-    run(xp.data(), kp, part, y + b0 * rows);
+struct NeonQuant {
+  // The 16 code values of a 4-bit type as int8 (zeros for Q8_0, which has no table).
+  static int8x16_t lutVector(QuantType type) {
+    std::int8_t t[16] = {};
+    if (const float* table = codeTable(type))
+      for (int q = 0; q < 16; ++q) t[q] = static_cast<std::int8_t>(table[q]);
+    return vld1q_s8(t);
   }
-}
+
+  // One tile → 1024 floats in tile order, scales applied.
+  template <Decode kMode>
+  static void decodeTile(const std::uint8_t* tile, int8x16_t lut, float* out) {
+    float scales[8];
+    for (int s = 0; s < 4; ++s, out += 256) {
+      if constexpr (kMode == Decode::Int8) {
+        halfsToFloats(tile + 256, scales);
+        // Chunk i: values 16i.., group i / 2.
+        for (int i = 0; i < 16; ++i) {
+          float32x4_t v[4];
+          s8ToFloats(vld1q_s8(reinterpret_cast<const std::int8_t*>(tile) + 16 * i), v);
+          for (int j = 0; j < 4; ++j)
+            vst1q_f32(out + 16 * i + 4 * j, vmulq_n_f32(v[j], scales[i / 2]));
+        }
+        tile += kSuperBlock8;
+      } else {
+        halfsToFloats(tile + 128, scales);
+        // Chunk h: its low nibbles are values 16h.. (group h / 2), its high nibbles values
+        // 128 + 16h.. (group 4 + h / 2).
+        for (int h = 0; h < 8; ++h) {
+          float32x4_t lo[4], hi[4];
+          nibblesToFloats<kMode>(vld1q_u8(tile + 16 * h), lut, lo, hi);
+          for (int j = 0; j < 4; ++j) {
+            vst1q_f32(out + 16 * h + 4 * j, vmulq_n_f32(lo[j], scales[h / 2]));
+            vst1q_f32(out + 128 + 16 * h + 4 * j, vmulq_n_f32(hi[j], scales[4 + h / 2]));
+          }
+        }
+        tile += kSuperBlock4;
+      }
+    }
+  }
+
+  // acc[m] += Σ_p w[p·64 + 4m .. 4m + 3] · (x[2p], x[2p + 1], x[2p], x[2p + 1]) over the tile's
+  // 16 input pairs: lane 2i + r of acc[m] belongs to output 2m + i, input parity r. Two passes of
+  // 8 accumulators: with all 16 at once, their 16 weight vectors and the input pair need one
+  // register more than the 32 there are.
+  static void tileFma(const float* w, const float* x, float* acc) {
+    for (int half = 0; half < 2; ++half, w += 32, acc += 32) {
+      float32x4_t a[8];
+      for (int m = 0; m < 8; ++m) a[m] = vld1q_f32(acc + 4 * m);
+      for (int p = 0; p < 16; ++p) {
+        const float32x4_t xv = pairBroadcast(x + 2 * p);
+        for (int m = 0; m < 8; ++m) a[m] = vfmaq_f32(a[m], vld1q_f32(w + 64 * p + 4 * m), xv);
+      }
+      for (int m = 0; m < 8; ++m) vst1q_f32(acc + 4 * m, a[m]);
+    }
+  }
+
+  // Batch 1: the decoded vectors go straight into the 16 accumulators of the tile column; each
+  // group's scale is folded into the broadcast input pair.
+  template <Decode kMode>
+  static void tileColumnSingle(const std::uint8_t* tile, Index kTiles, const float* x,
+                               int8x16_t lut, float* out) {
+    float32x4_t acc[16];
+    for (auto& a : acc) a = vdupq_n_f32(0.0f);
+    const Index sbBytes = kMode == Decode::Int8 ? kSuperBlock8 : kSuperBlock4;
+    float scales[8];
+    for (Index kt = 0; kt < kTiles; ++kt) {
+      for (int s = 0; s < 4; ++s, tile += sbBytes) {
+        const float* xs = x + kt * kTileSize + 8 * s;  // input pair p of the super-block: xs + 2p
+        halfsToFloats(tile + sbBytes - 16, scales);
+        if constexpr (kMode == Decode::Int8) {
+          // Chunk i: values 16i.. are input pair i / 4, accumulators 4·(i % 4).., group i / 2.
+          // Unrolled, so that every accumulator index is a constant and the 16 stay in registers.
+  #pragma GCC unroll 16
+          for (int i = 0; i < 16; ++i) {
+            float32x4_t v[4];
+            s8ToFloats(vld1q_s8(reinterpret_cast<const std::int8_t*>(tile) + 16 * i), v);
+            const float32x4_t xv = vmulq_n_f32(pairBroadcast(xs + 2 * (i / 4)), scales[i / 2]);
+            const int m0 = 4 * (i % 4);
+            for (int j = 0; j < 4; ++j) acc[m0 + j] = vfmaq_f32(acc[m0 + j], v[j], xv);
+          }
+        } else {
+          // Chunk h: low nibbles are values 16h.. (pair h / 4, group h / 2), high nibbles values
+          // 128 + 16h.. (pair 2 + h / 4, group 4 + h / 2); both land in accumulators 4·(h % 4)...
+          // Unrolled, so that every accumulator index is a constant and the 16 stay in registers.
+  #pragma GCC unroll 8
+          for (int h = 0; h < 8; ++h) {
+            float32x4_t lo[4], hi[4];
+            nibblesToFloats<kMode>(vld1q_u8(tile + 16 * h), lut, lo, hi);
+            const float32x4_t xlo = vmulq_n_f32(pairBroadcast(xs + 2 * (h / 4)), scales[h / 2]);
+            const float32x4_t xhi =
+                vmulq_n_f32(pairBroadcast(xs + 2 * (2 + h / 4)), scales[4 + h / 2]);
+            const int m0 = 4 * (h % 4);
+            for (int j = 0; j < 4; ++j) {
+              acc[m0 + j] = vfmaq_f32(acc[m0 + j], lo[j], xlo);
+              acc[m0 + j] = vfmaq_f32(acc[m0 + j], hi[j], xhi);
+            }
+          }
+        }
+      }
+    }
+    for (int m = 0; m < 16; ++m) vst1q_f32(out + 4 * m, acc[m]);
+  }
+
+  // y[c] = acc[2c] + acc[2c + 1] for the column's `outputs` outputs: one pairwise add gives four.
+  static void foldPairs(const float* acc, Index outputs, float* y) {
+    Index c = 0;
+    for (; c + 4 <= outputs; c += 4)
+      vst1q_f32(y + c, vpaddq_f32(vld1q_f32(acc + 2 * c), vld1q_f32(acc + 2 * c + 4)));
+    for (; c < outputs; ++c) y[c] = acc[2 * c] + acc[2 * c + 1];
+  }
+
+  // Up to kRows batch rows against one weight row, 32 inputs at a time: `decode(g, v)` puts the
+  // 32 weights of group g into v[0..7]; x rows are padded to whole groups.
+  template <int kRows, typename Decoder>
+  static void rowDot(Index groups, const Decoder& decode, const float* x, Index ldx, float* out) {
+    constexpr int kAcc = accumulatorsFor(kRows);
+    float32x4_t acc[kRows][kAcc];
+    for (auto& row : acc)
+      for (auto& a : row) a = vdupq_n_f32(0.0f);
+    const float* xr[kRows];  // each batch row's next group
+    for (int b = 0; b < kRows; ++b) xr[b] = x + b * ldx;
+    for (Index g = 0; g < groups; ++g) {
+      float32x4_t v[8];
+      decode(g, v);
+      // Unrolled, so that the accumulators stay in registers (GCC keeps the rows' loop otherwise).
+  #pragma GCC unroll 8
+      for (int b = 0; b < kRows; ++b) {
+  #pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i)
+          acc[b][i % kAcc] = vfmaq_f32(acc[b][i % kAcc], v[i], vld1q_f32(xr[b] + 4 * i));
+        xr[b] += kQuantGroup;
+      }
+    }
+    for (int b = 0; b < kRows; ++b) {
+      float32x4_t a = acc[b][0];
+      for (int j = 1; j < kAcc; ++j) a = vaddq_f32(a, acc[b][j]);
+      out[b] = vaddvq_f32(a);
+    }
+  }
+
+  // The RowGroups 4-bit decoder takes the same table as the tile decoders.
+  using RowLut = int8x16_t;
+  static RowLut rowLut(QuantType type) { return lutVector(type); }
+  template <Decode kMode>
+  using Block4 = Block4Decoder<kMode>;
+  using Block8 = Block8Decoder;
+  using Dense = FloatDecoder;
+};
 
 }  // namespace
 
 void quantGemmNeon(const QuantMatrixView& w, const float* x, Index batch, float* y,
                    Dequant mode) {
-  withPaddedInput(w.cols, w.rows, x, batch, y, [&](const float* xp, Index kp, Index chunk, float* yc) {
-    if (w.layout == QuantLayout::RowGroups) return rowGroupsGemm(w, xp, kp, chunk, yc, mode);
-    if (!fourBit(w.type)) return tileGemm<Decode::Int8>(w, xp, kp, chunk, yc);
-    if (mode == Dequant::Unpack) return tileGemm<Decode::Unpack>(w, xp, kp, chunk, yc);
-    return tileGemm<Decode::Lut>(w, xp, kp, chunk, yc);
-  });
+  cpuQuantGemm<NeonQuant>(w, x, batch, y, mode,
+                          [&](auto decode, const float* xp, Index kp, Index chunk, float* yc) {
+                            tileGemm<NeonQuant, decltype(decode)::value>(w, xp, kp, chunk, yc);
+                          });
 }
 
 void denseGemmNeon(const float* w, Index rows, Index cols, const float* x, Index batch,
                    float* y) {
-  // Whole groups of 32 through the row kernel; the last cols % 32 inputs in plain C++.
-  const Index groups = cols / kQuantGroup, tail = groups * kQuantGroup;
-  rowsGemm(rows, groups, x, cols, batch, y, [&](Index n) { return FloatDecoder{w + n * cols}; });
-  if (tail == cols) return;
-#pragma omp parallel for schedule(static)
-  for (Index n = 0; n < rows; ++n)
-    for (Index b = 0; b < batch; ++b) {
-      float sum = 0.0f;
-      for (Index k = tail; k < cols; ++k) sum += w[n * cols + k] * x[b * cols + k];
-      y[b * rows + n] += sum;
-    }
+  cpuDenseGemm<NeonQuant>(w, rows, cols, x, batch, y);
 }
 
 }  // namespace darkroom::kernels::detail
