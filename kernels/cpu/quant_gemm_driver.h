@@ -40,8 +40,6 @@
 // instruction-set flags, and must not share an out-of-line copy of any of it.
 #pragma once
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
