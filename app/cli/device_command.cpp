@@ -329,6 +329,7 @@ class LivePrinter {
   struct Column {
     std::string title;
     std::function<std::string(const AgentRecord&)> cell;
+    std::size_t width = 9;  // rows stream in, so widths are fixed up front: fit the longest value
   };
 
   // The progress bar redraws one stderr line with \r; a table row must not land inside it.
@@ -360,7 +361,7 @@ class LivePrinter {
 
   std::vector<Column> columnsFor(const AgentRecord& first) const {
     if (kind_ == "flash-sweep")
-      return {{"PATTERN", str("pattern")},    {"BYTES", num("read_bytes", 0)},
+      return {{"PATTERN", str("pattern"), 11}, {"BYTES", num("read_bytes", 0)},
               {"QD", num("queue_depth", 0)},  {"IOPS", num("iops", 0)},
               {"MB/S", num("mb_s", 1)},       {"P50_US", num("lat_us.p50", 1)},
               {"P99_US", num("lat_us.p99", 1)}, {"DIRECT", num("direct", 0)}};
@@ -369,7 +370,8 @@ class LivePrinter {
               {"BYTES_READ", num("bytes_read", 0)}, {"USEFUL", num("bytes_useful", 0)},
               {"HITS", num("cache_hits", 0)},      {"MS", num("latency_ms", 3)}};
     if (kind_ == "kernels")
-      return {{"KERNEL", str("kernel")}, {"BACKEND", str("backend")}, {"BATCH", num("batch", 0)},
+      return {{"KERNEL", str("kernel"), 24}, {"BACKEND", str("backend"), 10},
+              {"BATCH", num("batch", 0)},
               {"ROWS", num("rows", 0)},  {"COLS", num("cols", 0)},    {"MS", num("ms", 4)},
               {"GB/S", num("gb_s", 2)}};
     if (kind_ == "monitor")
@@ -415,7 +417,7 @@ class LivePrinter {
       std::vector<std::string> header;
       for (const auto& c : columns_) {
         header.push_back(c.title);
-        widths_.push_back(std::max<std::size_t>(c.title.size() + 1, 9));
+        widths_.push_back(std::max(c.title.size() + 1, c.width));
       }
       row(header);
     }
