@@ -53,7 +53,8 @@ std::string startCommandText(const ServerAddress& address, const ClientOptions& 
 void startServer(const ServerAddress& address, const ClientOptions& options) {
   const std::string command = startCommandText(address, options);
   char log_path[] = "/tmp/darkroom-adb-start-XXXXXX";
-  const int log_fd = mkstemp(log_path);
+  // Close-on-exec: the server and any other child forked meanwhile must not inherit it.
+  const int log_fd = mkostemp(log_path, O_CLOEXEC);
   if (log_fd < 0) {
     throw AdbError("cannot create a temporary file to start the adb server: " +
                    std::string(std::strerror(errno)));

@@ -107,6 +107,10 @@ void runKernels(const CommandContext& ctx) {
     throw UsageError("--kv",
                      "kernels: the KV cache of the largest batch (batch × kv-heads × kv × "
                      "head-dim) must stay within 2^28 values");
+  if (max_batch * heads * std::max(kv, head_dim) > (std::int64_t(1) << 28))
+    throw UsageError("--heads",
+                     "kernels: largest --batches × --heads × max(--kv, --head-dim) (the scores "
+                     "and queries) must stay within 2^28 values");
 
   // The NPU plug-in decides for itself; when it cannot run, the run ends here with its reason
   // rather than measuring something else.

@@ -19,9 +19,10 @@ namespace {
 constexpr std::size_t kMaxLineBytes = 1 << 20;
 // Kept of the agent's stderr for the error message of a failed run.
 constexpr std::size_t kMaxStderrBytes = 16 * 1024;
-// How long a running agent may print nothing (a long flash-sweep point, a large kernel shape)
-// before it is taken for hung. A pulled cable ends the stream at once: the adb server closes it.
-constexpr std::chrono::milliseconds kAgentSilenceLimit = std::chrono::minutes(10);
+// How long a device command may print nothing (a long flash-sweep point, a large kernel shape,
+// sha256sum of a large file) before it is taken for hung. A pulled cable ends the stream at once:
+// the adb server closes it.
+constexpr std::chrono::milliseconds kDeviceSilenceLimit = std::chrono::minutes(10);
 
 double secondsSince(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -121,9 +122,23 @@ void DeviceSession::ensureWorkDir() {
   work_dir_ready_ = true;
 }
 
+void DeviceSession::removeQuietly(const std::string& remote) {
+  try {
+    client_.shell(device_.serial, {"rm", "-f", remote});
+  } catch (const adb::AdbError&) {
+    // The device went away: nothing more to clean up from here.
+  }
+}
+
 std::string DeviceSession::remoteSha256(const std::string& remote) {
   if (!client_.stat(device_.serial, remote).exists) return {};
-  auto r = client_.shell(device_.serial, {"sha256sum", remote});
+  // sha256sum prints nothing until it has read the whole file, and hashing a multi-GB layout on
+  // a phone outlasts a request/reply timeout. Reading stdin makes the output "HASH  -" whatever
+  // the file's name (GNU's escapes names holding '\' or a newline).
+  adb::ClientOptions options = client_.options();
+  options.timeout = std::max(options.timeout, kDeviceSilenceLimit);
+  adb::Client patient(client_.address(), options);
+  auto r = patient.shell(device_.serial, {"sh", "-c", "sha256sum < \"$1\"", "sh", remote});
   if (r.exit_code != 0)
     throw DeviceError("sha256sum " + remote + " failed on " + device_.serial + " (exit " +
                       std::to_string(r.exit_code) + "): " + lastLines(r.err + r.out) +
@@ -202,7 +217,13 @@ PushReport DeviceSession::pushFileTo(const fs::path& local, const std::string& r
     report.seconds = secondsSince(t0);
     // The transfer's framing has no checksum: compare what the device stored with the source.
     pushing.progress(1, "checking " + name + " on the device");
-    auto stored = remoteSha256(remote);
+    std::string stored;
+    try {
+      stored = remoteSha256(remote);
+    } catch (const DeviceError&) {
+      removeQuietly(remote);  // an unverified copy must not pass for a good one later
+      throw;
+    }
     if (stored != report.sha256) {
       client_.shell(device_.serial, {"rm", "-f", remote});
       throw DeviceError("pushed " + local.string() + " to " + device_.serial + ":" + remote +
@@ -319,7 +340,7 @@ std::vector<AgentRecord> DeviceSession::runAgent(const std::string& subcommand,
   // The client's read timeout suits request/reply exchanges; an agent may rightly be silent
   // longer while it measures.
   adb::ClientOptions options = client_.options();
-  options.timeout = std::max(options.timeout, kAgentSilenceLimit);
+  options.timeout = std::max(options.timeout, kDeviceSilenceLimit);
   adb::Client streaming(client_.address(), options);
   int exit_code = 0;
   try {

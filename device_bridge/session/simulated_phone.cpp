@@ -8,9 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 #include "darkroom/device/session.h"
 #include "session_internal.h"
@@ -24,12 +27,39 @@ namespace {
 constexpr auto kStartTimeout = std::chrono::seconds(15);
 constexpr auto kOnlineTimeout = std::chrono::seconds(15);
 
+// darkroom-simphone refuses sandbox paths that would need shell quoting (its command rewriting
+// pastes them unquoted): a temp folder such as a CI's ".../job@2/tmp" gives way to /tmp.
 fs::path freshSandbox() {
-  std::string pattern = (fs::temp_directory_path() / "darkroom-simphone-XXXXXX").string();
+  std::string base = fs::temp_directory_path().string();
+  auto plain = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("/._-+", c); };
+  if (!std::all_of(base.begin(), base.end(), plain)) base = "/tmp";
+  std::string pattern = base + "/darkroom-simphone-XXXXXX";
   if (!::mkdtemp(pattern.data()))
-    throw DeviceError("cannot create a sandbox folder for darkroom-simphone in " +
-                      fs::temp_directory_path().string() + ": " + std::strerror(errno));
+    throw DeviceError("cannot create a sandbox folder for darkroom-simphone in " + base + ": " +
+                      std::strerror(errno));
   return pattern;
+}
+
+// The phone's commands run in sessions of their own (so that closing a stream can hang up the
+// whole command), out of reach of a kill of the phone's process group, and the parent-death
+// signal only covers their shells. They are found by the environment the phone gives every
+// command (HOME is the sandbox, DARKROOM_SIMULATED=1) and killed, as a pulled cable would.
+void killCommandsOf(const fs::path& sandbox) {
+  std::error_code ec;
+  const std::string home = "HOME=" + fs::canonical(sandbox, ec).string();
+  if (ec) return;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    std::ifstream in(entry.path() / "environ", std::ios::binary);
+    std::string variable;
+    bool ours = false, simulated = false;
+    while (std::getline(in, variable, '\0')) {
+      ours = ours || variable == home;
+      simulated = simulated || variable == "DARKROOM_SIMULATED=1";
+    }
+    if (ours && simulated) ::kill(static_cast<pid_t>(std::stol(name)), SIGKILL);
+  }
 }
 
 std::string exitText(int status) {
@@ -217,6 +247,7 @@ void SimulatedPhone::unplug() {
   if (pid_ <= 0) return;
   ::kill(-pid_, SIGKILL);
   reap(pid_, std::chrono::milliseconds(5000));
+  killCommandsOf(sandbox_);
   pid_ = -1;
 }
 
@@ -228,6 +259,7 @@ void SimulatedPhone::shutdown() {
       reap(pid_, std::chrono::milliseconds(5000));
     }
     ::kill(-pid_, SIGKILL);  // anything it started that is still in its group
+    killCommandsOf(sandbox_);
     pid_ = -1;
   }
   if (connected_) {

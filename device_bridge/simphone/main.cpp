@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -162,8 +163,12 @@ int main(int argc, char** argv) {
   fs::path sandbox_root = options.sandbox;
   bool own_sandbox = false;
   if (sandbox_root.empty()) {
+    // The sandbox path appears unquoted in rewritten shell commands (sandbox.cpp): a TMPDIR
+    // such as a CI's ".../job@2/tmp" falls back to /tmp rather than failing.
     const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/darkroom-simphone-XXXXXX";
+    std::string base = tmp && *tmp ? tmp : "/tmp";
+    if (!std::all_of(base.begin(), base.end(), safeInCommand)) base = "/tmp";
+    std::string pattern = base + "/darkroom-simphone-XXXXXX";
     if (!::mkdtemp(pattern.data())) {
       std::fprintf(stderr, "darkroom-simphone: cannot make a temporary sandbox %s: %s\n",
                    pattern.c_str(), std::strerror(errno));

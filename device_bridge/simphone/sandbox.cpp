@@ -14,13 +14,12 @@ namespace darkroom::simphone {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-// Characters a sandbox path may have: it is pasted into shell command text unquoted.
 bool safeInCommand(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          c == '/' || c == '.' || c == '_' || c == '-' || c == '+';
 }
+
+namespace {
 
 // Characters that continue a word that looks like a path; anything else ends it.
 bool pathChar(char c) {

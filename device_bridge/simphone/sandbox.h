@@ -15,6 +15,9 @@
 namespace darkroom::simphone {
 
 // A device path that cannot be mapped into the sandbox; the message says why.
+// Characters a sandbox path may have: it is pasted into shell command text unquoted.
+bool safeInCommand(char c);
+
 struct SandboxError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };

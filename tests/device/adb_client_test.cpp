@@ -459,8 +459,9 @@ TEST(AdbClient, TrackDevicesStopsWhileIdleAndReportsAServerThatGoesAway) {
   const auto start = std::chrono::steady_clock::now();
   server.client(100ms).trackDevices([](const std::vector<DeviceEntry>&) {}, stop);
   raiser.join();
-  // No per-read timeout while idle (100 ms would have fired), and the stop is seen within 200 ms.
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 600ms);
+  // No per-read timeout while idle (100 ms would have fired and thrown), and the stop is seen
+  // within a poll slice (200 ms; the bound leaves room for a loaded machine).
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1000ms);
 
   std::atomic<bool> never{false};
   int calls = 0;
@@ -527,7 +528,7 @@ TEST(AdbClient, ShellWholeCommandTimeout) {
   const std::string e =
       messageOf<AdbTimeout>([&] { server.client(1000ms).shell("S", {"yes"}, 300ms); });
   EXPECT_NE(e.find("300 ms"), std::string::npos) << e;
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 1500ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2500ms);  // the message names the cause
 }
 
 TEST(AdbClient, ShellStreamDeliversChunksAndCancelClosesTheStream) {

@@ -254,7 +254,10 @@ class PrivateAdbServer {
       const auto deadline = std::chrono::steady_clock::now() + 15s;
       while (std::chrono::steady_clock::now() < deadline) {
         if (loopbackAccepts(port_)) {
-          pid_ = pid;
+          // Someone answers, but with parallel tests it may be another test's server that took
+          // the port first (ours then exits on the failed bind): only a live child counts.
+          std::this_thread::sleep_for(100ms);
+          if (!detail::waitFor(pid, 0ms)) pid_ = pid;
           break;
         }
         if (detail::waitFor(pid, 0ms)) break;  // it exited (port taken?): try another port

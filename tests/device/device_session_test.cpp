@@ -9,6 +9,7 @@
 #include <any>
 #include <atomic>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -380,7 +381,8 @@ JobOutcome runJob(const std::function<std::any(JobContext&)>& work,
 }
 
 std::string hostSha256(const fs::path& file) {
-  auto r = test::runHost({"sha256sum", file.string()});
+  // Through stdin: GNU sha256sum escapes the hash line of a name holding '\\' or a newline.
+  auto r = test::runHost({"sh", "-c", "sha256sum < \"$1\"", "sh", file.string()});
   EXPECT_EQ(r.code, 0) << r.describe();
   return r.out.substr(0, 64);
 }
@@ -462,6 +464,49 @@ TEST_F(DeviceFlow, ASimulatedPhoneCleansUpAfterItself) {
     EXPECT_EQ(describeDevice(client(), phone.serial()).model, "Bench Phone");
   }
   EXPECT_TRUE(fs::is_directory(mine / "phone" / "data"));
+}
+
+// Pulling the cable ends everything the phone started, also what its commands left running in
+// the background (their own sessions, out of reach of the phone's process group).
+TEST_F(DeviceFlow, UnpluggingEndsEveryCommandThePhoneStarted) {
+  SimulatedPhone phone(client(), quiet());
+  const std::string marker = std::to_string(100000 + rng()() % 800000);
+  auto r = client().shell(phone.serial(), {"sh", "-c", "(sleep " + marker + " >/dev/null 2>&1 &); echo started"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto sleepers = [&] {
+    int n = 0;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+      std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+      std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+      if (cmdline == std::string("sleep\0", 6) + marker + std::string(1, '\0')) ++n;
+    }
+    return n;
+  };
+  ASSERT_EQ(sleepers(), 1) << "the background command did not start";
+  phone.unplug();
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (sleepers() > 0 && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(sleepers(), 0) << "a command of the unplugged phone still runs";
+}
+
+// File names that GNU sha256sum would print escaped ('\\', a newline) are verified all the same.
+TEST_F(DeviceFlow, PushVerifiesFilesWithAwkwardNames) {
+  SimulatedPhone phone(client(), quiet());
+  DeviceSession session(client(), phone.serial());
+  test::TempDir tmp;
+  for (const std::string name : {"back\\slash.bin", "new\nline.bin", "it's $(x) ; y.bin"}) {
+    const auto file = tmp / name;
+    writeRandom(file, 1 + rng()() % 200000);
+    auto out = runJob([&](JobContext& ctx) -> std::any { return session.pushFile(file, ctx); });
+    ASSERT_EQ(out.state, JobState::Succeeded) << name << ": " << out.error;
+    auto report = std::any_cast<PushReport>(out.result);
+    EXPECT_EQ(session.remoteSha256(report.remote), hostSha256(file)) << name;
+    auto again = runJob([&](JobContext& ctx) -> std::any { return session.pushFile(file, ctx); });
+    ASSERT_EQ(again.state, JobState::Succeeded) << name << ": " << again.error;
+    EXPECT_TRUE(std::any_cast<PushReport>(again.result).skipped) << name;
+  }
 }
 
 TEST_F(DeviceFlow, DescribesTheSimulatedPhone) {

@@ -406,14 +406,15 @@ TEST_F(SimphoneTest, StreamsRunConcurrently) {
   std::vector<std::future<HostResult>> runs;
   for (int i = 0; i < 4; ++i) {
     runs.push_back(std::async(std::launch::async, [this, i] {
-      return shell("sleep 1; echo done" + std::to_string(i));
+      return shell("sleep 2; echo done" + std::to_string(i));
     }));
   }
   for (int i = 0; i < 4; ++i) {
     const HostResult r = runs[static_cast<std::size_t>(i)].get();
     EXPECT_EQ(r.out, "done" + std::to_string(i) + "\n") << r.describe();
   }
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 3.5);
+  // One after another they would take 8 s; the bound leaves room for a loaded machine.
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 6.0);
 }
 
 TEST_F(SimphoneTest, GarbageOnTheWireDropsOnlyThatConnection) {

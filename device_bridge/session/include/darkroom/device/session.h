@@ -122,6 +122,7 @@ class DeviceSession {
  private:
   void ensureWorkDir();
   void stopRemoteProcess(const std::string& pid);
+  void removeQuietly(const std::string& remote);
   adb::Client& client_;
   DeviceDescription device_;
   bool work_dir_ready_ = false;
