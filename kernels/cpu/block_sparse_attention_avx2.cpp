@@ -12,27 +12,6 @@ namespace darkroom::kernels::detail {
 
 namespace {
 
-// e^x for x <= 0 (scores minus their row maximum): x = n·ln2 + r with |r| <= ln2/2, e^r from a
-// degree-6 polynomial (relative error about 1e-7), 2^n put straight into the exponent bits.
-// Below -87 the result would be denormal; it is clamped there (e^-87 is 0 next to the row's 1).
-inline __m256 expNonPositive(__m256 x) {
-  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);  // ln2 in two parts, so
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);       // n·ln2 is exact enough
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i pow2 =
-      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(pow2));
-}
-
 // C[MR rows × up to 16 columns] (+)= A[MR × K] · B[K × 16]. A's element (m, k) is at
 // A[m·am + k·ak], so A may be a tile or a transposed tile; B and C are row-major. Full tiles take
 // plain loads; a column tail (cols < 16) takes masked ones.
