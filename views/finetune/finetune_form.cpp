@@ -19,8 +19,6 @@
 namespace darkroom::views {
 namespace {
 
-const char* kBrowse = QT_TRANSLATE_NOOP("FinetuneForm", "Browse folder…");
-
 QSpinBox* intBox(int lo, int hi, const QString& tip) {
   auto* box = new QSpinBox;
   box->setRange(lo, hi);
@@ -75,18 +73,7 @@ FinetuneForm::FinetuneForm(QWidget* parent) : QWidget(parent) {
 QWidget* FinetuneForm::buildModelAndData() {
   auto* box = new QGroupBox(tr("Model and data"));
   auto* form = formLayout(box);
-  model_ = new QComboBox;
-  model_->addItems({"demo-opt", "demo-llama"});
-  model_->insertSeparator(model_->count());
-  model_->addItem(tr(kBrowse));
-  model_->setToolTip(tr("A built-in demo model (trained in this workspace on first use) or a "
-                        "Hugging Face model folder (config.json, safetensors, tokenizer)"));
-  connect(model_, QOverload<int>::of(&QComboBox::activated), this, [this](int index) {
-    if (model_->itemText(index) == tr(kBrowse))
-      chooseModelFolder();
-    else
-      model_index_ = index;
-  });
+  model_ = new ModelPicker({"demo-opt", "demo-llama"});
   form->addRow(tr("Model"), model_);
 
   dataset_kind_ = new QComboBox;
@@ -217,28 +204,6 @@ QWidget* FinetuneForm::buildTraining() {
   return box;
 }
 
-void FinetuneForm::chooseModelFolder() {
-  QString dir = QFileDialog::getExistingDirectory(this, tr("Hugging Face Model Folder"));
-  if (dir.isEmpty()) {
-    model_->setCurrentIndex(model_index_);
-    return;
-  }
-  selectModel(dir);
-}
-
-void FinetuneForm::selectModel(const QString& model) {
-  // Demo names are items of their own; a folder is listed by its name, the full path as data.
-  int index = model_->findData(model);
-  if (index < 0) index = model_->findText(model);
-  if (index < 0) {
-    index = 0;  // folders go first, above the demo models
-    model_->insertItem(index, QFileInfo(model).fileName(), model);
-    model_->setItemData(index, model, Qt::ToolTipRole);
-  }
-  model_->setCurrentIndex(index);
-  model_index_ = index;
-}
-
 void FinetuneForm::chooseDatasetFile() {
   const bool jsonl = dataset_kind_->currentData().toInt() == int(DatasetSpec::Kind::Jsonl);
   QString file = QFileDialog::getOpenFileName(
@@ -261,8 +226,7 @@ FinetuneForm::Mode FinetuneForm::mode() const { return Mode(mode_->currentData()
 
 FinetuneOptions FinetuneForm::options() const {
   FinetuneOptions o;
-  QString model = model_->currentData().toString();
-  o.model = (model.isEmpty() ? model_->currentText() : model).toStdString();
+  o.model = model_->model().toStdString();
   o.dataset.kind = DatasetSpec::Kind(dataset_kind_->currentData().toInt());
   if (o.dataset.kind != DatasetSpec::Kind::Corpus)
     o.dataset.path = dataset_path_->text().trimmed().toStdString();
@@ -288,7 +252,7 @@ FinetuneOptions FinetuneForm::options() const {
 }
 
 void FinetuneForm::setOptions(const FinetuneOptions& o, Mode mode) {
-  selectModel(QString::fromStdString(o.model));
+  model_->selectModel(QString::fromStdString(o.model));
   dataset_kind_->setCurrentIndex(dataset_kind_->findData(int(o.dataset.kind)));
   dataset_path_->setText(QString::fromStdString(o.dataset.path.string()));
   method_->setCurrentIndex(method_->findData(int(o.peft.method)));

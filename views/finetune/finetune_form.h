@@ -6,6 +6,7 @@
 #include <QWidget>
 
 #include "darkroom/finetune.h"
+#include "jobs/model_picker.h"
 
 class QComboBox;
 class QDoubleSpinBox;
@@ -41,13 +42,10 @@ class FinetuneForm : public QWidget {
   QWidget* buildMethod();
   QWidget* buildSparse();
   QWidget* buildTraining();
-  void chooseModelFolder();
-  void selectModel(const QString& model);
   void chooseDatasetFile();
   void updateVisibility();
 
-  QComboBox* model_;
-  int model_index_ = 0;  // the last real choice, restored when "Browse folder…" is cancelled
+  ModelPicker* model_;
   QComboBox* dataset_kind_;
   QWidget* dataset_file_row_;
   QLineEdit* dataset_path_;

@@ -13,23 +13,8 @@
 
 namespace darkroom::views {
 
-namespace {
-const char* kBrowse = QT_TRANSLATE_NOOP("QuantizeForm", "Browse folder…");
-}
-
 QuantizeForm::QuantizeForm(QWidget* parent) : QWidget(parent) {
-  model_ = new QComboBox;
-  model_->addItems({"demo-math-s", "demo-math-m", "demo-opt", "demo-llama"});
-  model_->insertSeparator(model_->count());
-  model_->addItem(tr(kBrowse));
-  model_->setToolTip(tr("A built-in demo model (trained in this workspace on first use) or a "
-                        "Hugging Face model folder (config.json, safetensors, tokenizer)"));
-  connect(model_, QOverload<int>::of(&QComboBox::activated), this, [this](int index) {
-    if (model_->itemText(index) == tr(kBrowse))
-      chooseModelFolder();
-    else
-      modelIndex_ = index;
-  });
+  model_ = new ModelPicker({"demo-math-s", "demo-math-m", "demo-opt", "demo-llama"});
   layout_ = new QComboBox;
   layout_->addItem(tr("tile (32×32, NPU matrix unit)"), "tile");
   layout_->addItem(tr("rows (groups of 32, GGUF)"), "rows");
@@ -72,32 +57,9 @@ QuantizeForm::QuantizeForm(QWidget* parent) : QWidget(parent) {
   setOptions(QuantizeOptions{});
 }
 
-void QuantizeForm::selectModel(const QString& model) {
-  // Demo names are items of their own; a folder is listed by its name, the full path as data.
-  int index = model_->findData(model);
-  if (index < 0) index = model_->findText(model);
-  if (index < 0 || model_->itemText(index) == tr(kBrowse)) {
-    index = 0;  // folders go first, above the demo models
-    model_->insertItem(index, QFileInfo(model).fileName(), model);
-    model_->setItemData(index, model, Qt::ToolTipRole);
-  }
-  model_->setCurrentIndex(index);
-  modelIndex_ = index;
-}
-
-void QuantizeForm::chooseModelFolder() {
-  const QString dir = QFileDialog::getExistingDirectory(this, tr("Hugging Face Model Folder"));
-  if (dir.isEmpty()) {
-    model_->setCurrentIndex(modelIndex_);
-    return;
-  }
-  selectModel(dir);
-}
-
 QuantizeOptions QuantizeForm::options() const {
   QuantizeOptions o;
-  const QString folder = model_->currentData().toString();
-  o.model = (folder.isEmpty() ? model_->currentText() : folder).toStdString();
+  o.model = model_->model().toStdString();
   o.layout = layout_->currentData().toString().toStdString();
   o.codes = codes_->currentData().toString().toStdString();
   o.q8_modules.clear();
@@ -107,7 +69,7 @@ QuantizeOptions QuantizeForm::options() const {
 }
 
 void QuantizeForm::setOptions(const QuantizeOptions& o) {
-  selectModel(QString::fromStdString(o.model.empty() ? "demo-math-s" : o.model));
+  model_->selectModel(QString::fromStdString(o.model.empty() ? "demo-math-s" : o.model));
   layout_->setCurrentIndex(std::max(0, layout_->findData(QString::fromStdString(o.layout))));
   codes_->setCurrentIndex(std::max(0, codes_->findData(QString::fromStdString(o.codes))));
   QStringList q8;
@@ -119,9 +81,10 @@ void QuantizeForm::setOptions(const QuantizeOptions& o) {
 QString QuantizeForm::problem() const {
   const QuantizeOptions o = options();
   const QString model = QString::fromStdString(o.model);
-  if (model.isEmpty() || model == tr(kBrowse)) return tr("Choose a model or a model folder.");
+  if (model.isEmpty() || model == ModelPicker::browseText())
+    return tr("Choose a model or a model folder.");
   // Anything that is not a demo name was picked as a folder: it must still be one.
-  if (model_->currentData().isValid() && !QFileInfo(model).isDir())
+  if (model_->folderChosen() && !QFileInfo(model).isDir())
     return tr("The model folder %1 does not exist.").arg(model);
   static const QRegularExpression moduleName(QStringLiteral("^[A-Za-z0-9_.]+$"));
   for (const auto& name : o.q8_modules)

@@ -8,6 +8,8 @@
 
 #include <QWidget>
 
+#include "jobs/model_picker.h"
+
 class QComboBox;
 class QLineEdit;
 
@@ -31,11 +33,7 @@ class QuantizeForm : public QWidget {
   QLineEdit* evalTextEdit() const { return evalText_; }
 
  private:
-  void selectModel(const QString& model);
-  void chooseModelFolder();
-
-  QComboBox* model_;
-  int modelIndex_ = 0;  // the last real choice, restored when "Browse folder…" is cancelled
+  ModelPicker* model_;
   QComboBox* layout_;
   QComboBox* codes_;
   QLineEdit* q8_;
